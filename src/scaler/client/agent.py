@@ -1,0 +1,255 @@
+"""The client's background I/O thread.
+
+It owns the two sockets (a DEALER to the scheduler, a DEALER to object storage) and is the only thread that
+touches them. User threads hand it ready-made frames through an inproc PAIR socket (``forward_*``); it
+sends them, receives results, and completes futures. Heartbeats go out every ``heartbeat_interval``; if the
+scheduler has not echoed for ``timeout_seconds``, every pending future fails with
+SchedulerUnavailableError instead of hanging.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+
+from scaler import errors
+from scaler.client.future import ScalerFuture
+from scaler.io.loop import EventLoop
+from scaler.io.sockets import connect_dealer
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+from scaler.serialization import Serializer, load_exception
+
+logger = logging.getLogger("scaler.client")
+
+_TO_SCHEDULER, _TO_STORAGE, _STOP = b"S", b"O", b"X"
+
+_STATUS_ERRORS: dict[m.ResultStatus, type[Exception]] = {
+    m.ResultStatus.PROCESSOR_DIED: errors.ProcessorDiedError,
+    m.ResultStatus.TIMEOUT: errors.TaskTimeoutError,
+    m.ResultStatus.WORKER_DIED: errors.WorkerDiedError,
+    m.ResultStatus.NO_CAPABLE_WORKER: errors.NoCapableWorkerError,
+    m.ResultStatus.SCHEDULER_ERROR: errors.TaskRejectedError,
+}
+
+
+class ClientAgent(threading.Thread):
+    def __init__(
+        self,
+        client_id: bytes,
+        scheduler_address: str,
+        serializer: Serializer,
+        heartbeat_interval: float,
+        timeout_seconds: float,
+        object_storage_address: str | None,
+    ) -> None:
+        super().__init__(name="scaler-client-agent", daemon=True)
+        self.client_id = client_id
+        self.scheduler_address = scheduler_address
+        self.object_storage_address = object_storage_address
+        self.futures: dict[bytes, ScalerFuture] = {}
+        self.storage_waiters: dict[int, Callable[[Any, list[zmq.Frame]], None]] = {}
+        self.request_ids = itertools.count(1)
+        self.connected = threading.Event()
+        self.failure: BaseException | None = None
+        self.shutdown_response: m.ShutdownResponse | None = None
+        self.shutdown_answered = threading.Event()
+        self._serializer = serializer
+        self._heartbeat_interval = heartbeat_interval
+        self._timeout = timeout_seconds
+        self._context: zmq.Context[Any] = zmq.Context()
+        self._inbox_address = f"inproc://scaler-client-{client_id.hex()}"
+        self._inbox = self._context.socket(zmq.PAIR)
+        self._inbox.bind(self._inbox_address)
+        self._outlet = self._context.socket(zmq.PAIR)  # the user threads' end, guarded by _outlet_lock
+        self._outlet.connect(self._inbox_address)
+        self._outlet_lock = threading.Lock()
+        self._scheduler = connect_dealer(self._context, scheduler_address, client_id)
+        self._storage: zmq.Socket[Any] | None = None
+        self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
+        self._last_echo = time.monotonic()
+        self._stopped = False
+        self.loop = EventLoop()
+
+    # --- called from user threads ------------------------------------------------------------------------------
+
+    def forward_to_scheduler(self, payload: bytes) -> None:
+        self._forward([_TO_SCHEDULER, payload])
+
+    def forward_to_storage(self, frames: list[Any]) -> None:
+        self._forward([_TO_STORAGE, *frames])
+
+    def stop(self) -> None:
+        if self.is_alive():
+            self._forward([_STOP])
+            self.join(10)
+        self._outlet.close(linger=0)
+
+    def _forward(self, frames: list[Any]) -> None:
+        if self._stopped:
+            raise errors.ClientClosedError("client is disconnected")
+        with self._outlet_lock:
+            self._outlet.send_multipart(frames, copy=len(frames[-1]) < 65536)
+
+    # --- the thread --------------------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        loop = self.loop
+        loop.add_reader(self._inbox, self._on_inbox)
+        loop.add_reader(self._scheduler, self._on_scheduler)
+        if self.object_storage_address:
+            self._connect_storage(self.object_storage_address)
+        loop.call_every(self._heartbeat_interval, self._heartbeat, first_delay=0)
+        try:
+            loop.run()
+        finally:
+            self._stopped = True
+            self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
+            for socket in (self._inbox, self._scheduler, self._storage):
+                if socket is not None:
+                    socket.close(linger=0 if self.failure else 1000)
+            self.connected.set()
+            self.shutdown_answered.set()
+
+    def _connect_storage(self, address: str) -> None:
+        self.object_storage_address = address
+        self._storage = connect_dealer(self._context, address, self.client_id + b"|storage")
+        self.loop.add_reader(self._storage, self._on_storage)
+        for frames in self._pending_storage:
+            self._storage.send_multipart(frames, copy=False)
+        self._pending_storage.clear()
+
+    def _on_inbox(self) -> None:
+        for _ in range(1000):
+            try:
+                frames = self._inbox.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            kind = frames[0].bytes
+            if kind == _TO_SCHEDULER:
+                self._scheduler.send(frames[1], copy=False)
+            elif kind == _TO_STORAGE:
+                if self._storage is None:
+                    self._pending_storage.append(frames[1:])
+                else:
+                    self._storage.send_multipart(frames[1:], copy=False)
+            elif kind == _STOP:
+                self.loop.stop()
+                return
+
+    def _heartbeat(self) -> None:
+        if time.monotonic() - self._last_echo > self._timeout:
+            self.failure = errors.SchedulerUnavailableError(
+                f"no answer from the scheduler at {self.scheduler_address} for {self._timeout:g}s"
+            )
+            self.loop.stop()
+            return
+        self._scheduler.send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0)))
+
+    def _on_scheduler(self) -> None:
+        for _ in range(2000):
+            try:
+                frame = self._scheduler.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                messages = codec.decode(frame.buffer)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from scheduler: %s", error)
+                continue
+            self._last_echo = time.monotonic()  # any message proves the scheduler is alive
+            for message in messages:
+                self._on_message(message)
+
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, m.TaskResult):
+            self._on_result(message)
+        elif isinstance(message, m.TaskCancelConfirm):
+            future = self.futures.pop(message.task_id, None)
+            if future is not None:
+                future._finish_cancelled()
+        elif isinstance(message, m.ClientHeartbeatEcho):
+            if self._storage is None:
+                self._connect_storage(message.object_storage_address)
+            self.connected.set()
+        elif isinstance(message, m.TaskLog):
+            stream = sys.stdout if message.stream == 1 else sys.stderr
+            for line in message.text.splitlines(keepends=True):
+                stream.write(f"[task {message.task_id.hex()[:12]}] {line}")
+            stream.flush()
+        elif isinstance(message, m.ShutdownResponse):
+            self.shutdown_response = message
+            self.shutdown_answered.set()
+        elif isinstance(message, m.ProtocolMismatch):
+            self.failure = errors.ProtocolMismatchError(message.message)
+            self.loop.stop()
+        else:
+            logger.warning("dropping unexpected %s from scheduler", type(message).__name__)
+
+    def _on_result(self, result: m.TaskResult) -> None:
+        future = self.futures.get(result.task_id)
+        if future is None:
+            return
+        payload = result.payload
+        if payload is not None and payload.kind is m.ArgKind.OBJECT:
+            # Large result: fetch it straight from object storage, then forget it there (read once).
+            request_id = next(self.request_ids)
+            self.storage_waiters[request_id] = lambda header, frames: self._complete(result, header, frames)
+            assert self._storage is not None
+            self._storage.send(codec.encode_one(m.ObjectGet(payload.data, request_id, True)))
+            return
+        self._complete(result, None, [payload.data] if payload is not None else [])
+
+    def _complete(self, result: m.TaskResult, header: Any, frames: list[Any]) -> None:
+        future = self.futures.pop(result.task_id, None)
+        if future is None:
+            return
+        if header is not None and not header.found:
+            error = errors.ObjectStorageError(f"the result of task {result.task_id.hex()} was lost in object storage")
+            future._finish(error=error)
+            return
+        data = frames[0] if frames else b""
+        buffer = data.buffer if isinstance(data, zmq.Frame) else data
+        status = result.status
+        try:
+            if status is m.ResultStatus.SUCCESS:
+                future._finish(self._serializer.deserialize(buffer), profile=result.profile)
+            elif status is m.ResultStatus.FAILED:
+                future._finish(error=load_exception(buffer), profile=result.profile)
+            else:
+                error_type = _STATUS_ERRORS.get(status, errors.TaskError)
+                future._finish(error=error_type(bytes(buffer).decode(errors="replace")))
+        except Exception as error:
+            text = f"could not deserialize the {'result' if status is m.ResultStatus.SUCCESS else 'error'}: {error!r}"
+            future._finish(error=errors.DeserializeError(text))
+
+    def _on_storage(self) -> None:
+        assert self._storage is not None
+        for _ in range(1000):
+            try:
+                frames = self._storage.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                header = codec.decode(frames[0].buffer)[0]
+            except (codec.DecodeError, IndexError) as error:
+                logger.warning("dropping message from object storage: %s", error)
+                continue
+            waiter = self.storage_waiters.pop(getattr(header, "request_id", 0), None)
+            if waiter is not None:
+                waiter(header, frames[1:])
+
+    def _fail_all(self, error: BaseException) -> None:
+        futures, self.futures = self.futures, {}
+        for future in futures.values():
+            if isinstance(error, errors.ClientClosedError) and not isinstance(error, errors.SchedulerUnavailableError):
+                future._finish_cancelled()
+            else:
+                future._finish(error=error)

@@ -1,0 +1,138 @@
+"""SchedulerClusterCombo: a scheduler, an object storage server and a fixed pool of workers, in one call.
+
+All processes start at once (object storage, scheduler and every worker in parallel: workers simply
+connect and wait), which keeps start-up close to the cost of one Python process start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import msgspec
+
+from scaler.io.address import Address, free_tcp_port
+from scaler.scheduler.core import SchedulerSettings
+from scaler.scheduler.server import SchedulerOptions, stop_process
+from scaler.worker.agent.options import WorkerOptions
+
+logger = logging.getLogger("scaler.cluster")
+
+
+class SchedulerClusterCombo:
+    def __init__(
+        self,
+        address: str | None = None,
+        n_workers: int = max(1, (os.cpu_count() or 2) - 1),
+        object_storage_address: str | None = None,
+        monitor_address: str | None = None,
+        per_worker_capabilities: dict[str, int] | None = None,
+        per_worker_task_queue_size: int = 1000,
+        heartbeat_interval_seconds: float = 2.0,
+        client_timeout_seconds: float = 60.0,
+        worker_timeout_seconds: float = 60.0,
+        object_retention_seconds: float = 60.0,
+        task_timeout_seconds: float = 0.0,
+        death_timeout_seconds: float = 300.0,
+        load_balance_seconds: float = 1.0,
+        load_balance_trigger_times: int = 2,
+        garbage_collect_interval_seconds: float = 30.0,
+        trim_memory_threshold_bytes: int = 1 << 30,
+        hard_processor_suspend: bool = False,
+        protected: bool = True,
+        max_number_of_tasks_waiting: int = -1,
+        policy_engine_type: str = "simple",
+        policy_content: str = "allocate=even_load; scaling=no",
+        worker_manager_id: str = "combo",
+        preload: str | None = None,
+        logging_level: str = "WARNING",
+    ) -> None:
+        if address is None:
+            address = f"tcp://127.0.0.1:{free_tcp_port()}"
+        scheduler = Address.parse(address)
+        self._address = str(scheduler)
+        if object_storage_address is None:
+            object_storage_address = str(Address(scheduler.scheme, scheduler.host, free_tcp_port(scheduler.host))
+                                         if scheduler.scheme == "tcp" else scheduler.with_port_offset(1))
+        self._object_storage_address = object_storage_address
+        self._processes: list[subprocess.Popen[bytes]] = []
+        python = sys.executable
+        self._start([python, "-m", "scaler.object_storage", object_storage_address])
+        settings = SchedulerSettings(
+            object_storage_address=object_storage_address,
+            client_timeout_seconds=client_timeout_seconds,
+            worker_timeout_seconds=worker_timeout_seconds,
+            load_balance_seconds=load_balance_seconds,
+            load_balance_trigger_times=load_balance_trigger_times,
+            protected=protected,
+            max_number_of_tasks_waiting=max_number_of_tasks_waiting,
+        )
+        scheduler_options = SchedulerOptions(
+            address=self._address,
+            object_storage_address=object_storage_address,
+            monitor_address=monitor_address,
+            settings=settings,
+            policy_engine_type=policy_engine_type,
+            policy_content=policy_content,
+        )
+        self._start([python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level])
+        options = WorkerOptions(
+            scheduler_address=self._address,
+            object_storage_address=object_storage_address,
+            capabilities=dict(per_worker_capabilities or {}),
+            task_queue_size=per_worker_task_queue_size,
+            heartbeat_interval_seconds=heartbeat_interval_seconds,
+            task_timeout_seconds=task_timeout_seconds,
+            death_timeout_seconds=death_timeout_seconds,
+            garbage_collect_interval_seconds=garbage_collect_interval_seconds,
+            trim_memory_threshold_bytes=trim_memory_threshold_bytes,
+            hard_processor_suspend=hard_processor_suspend,
+            preload=preload,
+            manager_id=worker_manager_id,
+            worker_id_prefix="FIX",
+            logging_level=logging_level,
+        )
+        for _ in range(n_workers):
+            self._start([python, "-m", "scaler.worker.agent", options.to_json()])
+        # object_retention_seconds is accepted for interface compatibility: objects live as long as their
+        # owning client and are freed when it leaves, which is the stricter rule.
+        del object_retention_seconds
+
+    def _start(self, command: list[str]) -> None:
+        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
+
+    def get_address(self) -> str:
+        return self._address
+
+    @property
+    def object_storage_address(self) -> str:
+        return self._object_storage_address
+
+    @property
+    def worker_pids(self) -> list[int]:
+        return [process.pid for process in self._processes[2:]]
+
+    def shutdown(self) -> None:
+        """Stop the workers, then the scheduler, then object storage."""
+        processes, self._processes = self._processes, []
+        started = time.monotonic()
+        for process in reversed(processes):
+            if process.poll() is None:
+                process.terminate()
+        for process in reversed(processes):
+            stop_process(process, grace_seconds=max(0.5, 5.0 - (time.monotonic() - started)))
+
+    def __enter__(self) -> SchedulerClusterCombo:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+    def __del__(self) -> None:
+        try:
+            self.shutdown()
+        except Exception:
+            pass

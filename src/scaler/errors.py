@@ -1,0 +1,85 @@
+"""The exceptions users see, in one tree.
+
+    ScalerError
+    ├── TaskError                        a task did not produce a result
+    │   ├── ProcessorDiedError           the process running the task died (os._exit, signal, OOM)
+    │   ├── TaskTimeoutError             the task ran past task_timeout_seconds and was killed
+    │   ├── WorkerDiedError              the worker running it kept dying; retries exhausted
+    │   ├── NoCapableWorkerError         no worker has, and no manager can start one with, its capabilities
+    │   ├── TaskRejectedError            the scheduler refused it (queue full, invalid request)
+    │   └── DeserializeError             its result or exception could not be deserialized on the client
+    ├── ClientError                      the client cannot do what was asked
+    │   ├── ClientClosedError            the client was disconnected (also: ClientQuitException)
+    │   ├── SchedulerUnavailableError    the scheduler did not answer / went away
+    │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
+│   ├── ProtocolMismatchError        the scheduler speaks another protocol version
+    │   └── MissingObjectError           an ObjectReference this client no longer knows
+    └── ObjectStorageError               the object storage server lost or refused an object
+
+A task's own exception is re-raised as itself (with its remote traceback), never wrapped.
+"""
+
+from __future__ import annotations
+
+
+class ScalerError(Exception):
+    pass
+
+
+class TaskError(ScalerError):
+    pass
+
+
+class ProcessorDiedError(TaskError):
+    pass
+
+
+class TaskTimeoutError(TaskError, TimeoutError):
+    pass
+
+
+class WorkerDiedError(TaskError):
+    pass
+
+
+class NoCapableWorkerError(TaskError):
+    pass
+
+
+class TaskRejectedError(TaskError):
+    pass
+
+
+class DeserializeError(TaskError):
+    pass
+
+
+class ClientError(ScalerError):
+    pass
+
+
+class ClientClosedError(ClientError):
+    pass
+
+
+ClientQuitException = ClientClosedError
+
+
+class ShutdownRefusedError(ClientError, ValueError):
+    pass
+
+
+class SchedulerUnavailableError(ClientError, ConnectionError):
+    pass
+
+
+class ProtocolMismatchError(ClientError):
+    pass
+
+
+class MissingObjectError(ClientError, KeyError):
+    pass
+
+
+class ObjectStorageError(ScalerError):
+    pass

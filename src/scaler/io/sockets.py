@@ -1,0 +1,46 @@
+"""ZeroMQ socket construction with the options every Scaler socket wants."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import zmq
+
+from scaler.io.address import Address
+
+logger = logging.getLogger("scaler.io")
+
+HIGH_WATER_MARK = 0  # unbounded: back-pressure is the scheduler's job (queue sizes), not the transport's
+
+
+def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
+    socket.setsockopt(zmq.LINGER, 0)
+    socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+    socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+    if identity is not None:
+        socket.setsockopt(zmq.IDENTITY, identity)
+
+
+def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int = -1) -> zmq.Socket[Any]:
+    Address.parse(address)
+    socket = context.socket(zmq.ROUTER)
+    _configure(socket, None)
+    # A peer that sends an unroutable reply target must not make send() raise: drop it instead.
+    socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    if max_message_bytes > 0:
+        socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+    try:
+        socket.bind(address)
+    except zmq.ZMQError as error:
+        socket.close()
+        raise OSError(f"cannot bind {address}: {error}") from None
+    return socket
+
+
+def connect_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
+    Address.parse(address)
+    socket = context.socket(zmq.DEALER)
+    _configure(socket, identity)
+    socket.connect(address)
+    return socket

@@ -1,0 +1,12 @@
+"""``python -m scaler.object_storage ADDRESS``: the object storage server the scheduler starts for itself."""
+
+import logging
+import sys
+
+from scaler.object_storage.server import serve
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m scaler.object_storage tcp://HOST:PORT")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s")
+    serve(sys.argv[1])

@@ -1,0 +1,336 @@
+"""Every message that crosses a process boundary, in one place.
+
+Conversations (who sends what to whom):
+
+    client    -> scheduler   ClientHeartbeat, Task, TaskCancel, ObjectsReleased, ClientDisconnect, GraphTask
+    scheduler -> client      ClientHeartbeatEcho, TaskResult, TaskCancelConfirm, ShutdownResponse, TaskLog,
+                             ProtocolMismatch
+    worker    -> scheduler   WorkerHeartbeat, TaskResult, TaskCancelConfirm, TaskLog, WorkerDisconnect
+    scheduler -> worker      WorkerHeartbeatEcho, Task, TaskCancel, ObjectsReleased, WorkerShutdown, ProtocolMismatch
+    manager   -> scheduler   WorkerManagerHeartbeat, WorkerDied
+    scheduler -> manager     WorkerManagerHeartbeatEcho, WorkerManagerCommand, ProtocolMismatch
+    agent     -> processor   ProcessorTask, ObjectsReleased
+    processor -> agent       ProcessorReady, TaskResult, TaskLog
+    anyone    -> storage     ObjectPut (+ payload frames), ObjectGet, ObjectDelete, ObjectDeleteOwner
+    storage   -> anyone      ObjectData (+ payload frames), ObjectAck
+
+A zmq frame carries a msgpack *list* of these (a batch), so that a burst of tasks or results costs one
+send and one decode. Each struct is encoded as a msgpack array whose first element is its integer tag:
+compact, and a decoder rejects an unknown tag instead of guessing. The first message a peer sends the
+scheduler is a heartbeat carrying ``PROTOCOL_VERSION``; a peer that speaks another version is answered
+with ``ProtocolMismatch`` and otherwise ignored.
+
+Payloads (serialized functions, arguments, results) are opaque ``bytes``: only the client, the processor
+and the user's serializer ever look inside them. Large payloads do not travel in these messages at all;
+they go to the object storage server as separate zmq frames and only their 32-byte ids travel here.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import msgspec
+
+PROTOCOL_VERSION = 1
+
+
+class _Message(msgspec.Struct, array_like=True, frozen=True):
+    pass
+
+
+# --- shared pieces -------------------------------------------------------------------------------------------
+
+
+class ArgKind(enum.IntEnum):
+    INLINE = 0  # ``data`` holds the serialized value
+    OBJECT = 1  # ``data`` holds an object id to fetch from object storage
+
+
+class TaskArg(msgspec.Struct, array_like=True, frozen=True):
+    kind: ArgKind
+    data: bytes
+
+
+class ResultStatus(enum.IntEnum):
+    SUCCESS = 0
+    FAILED = 1  # the task raised; payload is the pickled exception with its traceback
+    PROCESSOR_DIED = 2  # the process running the task died (os._exit, signal, out of memory)
+    TIMEOUT = 3  # the task ran past task_timeout_seconds
+    WORKER_DIED = 4  # retries exhausted after worker deaths
+    NO_CAPABLE_WORKER = 5  # nothing connected, and no manager, can run a task with these capabilities
+    SCHEDULER_ERROR = 6  # the scheduler refused the task (e.g. queue full); payload is a UTF-8 message
+    CANCELED = 7  # (graph nodes) cancelled because another node of the graph failed or was cancelled
+
+
+class CancelOutcome(enum.IntEnum):
+    CANCELED = 0
+    NOT_CANCELED = 1  # already running and the cancel was not forced, or already finished
+    NOT_FOUND = 2
+
+
+class Profile(msgspec.Struct, array_like=True, frozen=True):
+    duration_s: float
+    cpu_time_s: float
+    memory_peak_bytes: int
+
+
+class TaskFlags(enum.IntFlag):
+    NONE = 0
+    PROFILING = 1
+    STREAM_OUTPUT = 2
+
+
+# --- tasks -----------------------------------------------------------------------------------------------------
+
+
+class Task(_Message, tag=1):
+    task_id: bytes
+    client_id: bytes
+    function_id: bytes  # object id of the serialized function
+    serializer_id: bytes  # object id of the client's custom serializer, b"" for the default one
+    args: tuple[TaskArg, ...]
+    kwargs: dict[str, TaskArg]
+    capabilities: dict[str, int]
+    priority: int
+    flags: int  # TaskFlags
+    function_name: str
+
+
+class TaskResult(_Message, tag=2):
+    task_id: bytes
+    status: ResultStatus
+    payload: TaskArg | None  # the result or the pickled exception, inline or as an object id
+    profile: Profile | None
+    worker_id: bytes = b""
+
+
+class TaskCancel(_Message, tag=3):
+    task_id: bytes
+    force: bool  # False: only if still queued (load balancing); True: also kill it if running
+
+
+class TaskCancelConfirm(_Message, tag=4):
+    task_id: bytes
+    outcome: CancelOutcome
+
+
+class TaskLog(_Message, tag=5):
+    task_id: bytes
+    stream: int  # 1 stdout, 2 stderr
+    text: str
+
+
+class GraphNode(msgspec.Struct, array_like=True, frozen=True):
+    task: Task
+    depends_on: tuple[bytes, ...]  # task ids (of this graph) whose results are arguments of this one
+
+
+class GraphTask(_Message, tag=6):
+    graph_id: bytes
+    nodes: tuple[GraphNode, ...]
+    targets: tuple[bytes, ...]  # task ids whose results go back to the client
+
+
+# --- clients ---------------------------------------------------------------------------------------------------
+
+
+class ClientHeartbeat(_Message, tag=10):
+    protocol_version: int
+    client_id: bytes
+    cpu: float
+    rss: int
+
+
+class ClientHeartbeatEcho(_Message, tag=11):
+    object_storage_address: str
+
+
+class ClientDisconnect(_Message, tag=12):
+    shutdown: bool  # True: ask the scheduler (and its workers) to exit, refused when protected
+
+
+class ShutdownResponse(_Message, tag=13):
+    accepted: bool
+    reason: str
+
+
+class ObjectsReleased(_Message, tag=14):
+    """An owner (a client) dropped its objects: workers evict them from their caches."""
+
+    owner_id: bytes
+
+
+class ProtocolMismatch(_Message, tag=15):
+    expected: int
+    received: int
+    message: str
+
+
+# --- workers ---------------------------------------------------------------------------------------------------
+
+
+class ProcessorStatus(msgspec.Struct, array_like=True, frozen=True):
+    pid: int
+    cpu: float  # percent
+    rss: int
+    busy: bool
+    suspended: bool
+
+
+class WorkerHeartbeat(_Message, tag=20):
+    protocol_version: int
+    capabilities: dict[str, int]
+    queue_size: int
+    queued_tasks: int
+    manager_id: str
+    hostname: str
+    agent_cpu: float
+    agent_rss: int
+    free_memory: int
+    processors: tuple[ProcessorStatus, ...]
+    latency_us: int
+
+
+class WorkerHeartbeatEcho(_Message, tag=21):
+    object_storage_address: str
+
+
+class WorkerDisconnect(_Message, tag=22):
+    reason: str
+
+
+class WorkerShutdown(_Message, tag=23):
+    reason: str
+
+
+# --- worker managers -------------------------------------------------------------------------------------------
+
+
+class WorkerManagerHeartbeat(_Message, tag=30):
+    protocol_version: int
+    manager_id: str
+    max_task_concurrency: int  # -1: unlimited
+    capabilities: dict[str, int]
+    worker_count: int  # units it believes are alive
+
+
+class WorkerManagerHeartbeatEcho(_Message, tag=31):
+    accepted: bool
+    message: str  # why it was refused (duplicate manager id), else ""
+
+
+class DesiredTaskConcurrency(msgspec.Struct, array_like=True, frozen=True):
+    capabilities: dict[str, int]
+    task_concurrency: int
+
+
+class WorkerManagerCommand(_Message, tag=32):
+    desired: tuple[DesiredTaskConcurrency, ...]
+
+
+class WorkerDied(_Message, tag=33):
+    """A manager saw one of its workers exit: the scheduler need not wait for the heartbeat timeout."""
+
+    worker_id: bytes
+    exit_code: int
+
+
+# --- agent <-> processor ---------------------------------------------------------------------------------------
+
+
+class ProcessorReady(_Message, tag=40):
+    pid: int
+    error: str  # non-empty when the processor could not start (e.g. a failing --preload)
+
+
+class ProcessorTask(_Message, tag=41):
+    task: Task
+    object_storage_address: str
+
+
+# --- object storage --------------------------------------------------------------------------------------------
+
+
+class ObjectPut(_Message, tag=50):
+    """Followed by the payload frames. Acknowledged when ``request_id`` is non-zero."""
+
+    object_id: bytes
+    request_id: int
+
+
+class ObjectGet(_Message, tag=51):
+    """Answered with ObjectData once the object exists (held until then)."""
+
+    object_id: bytes
+    request_id: int
+    delete_after: bool  # read-once objects (results): drop it as soon as it is served
+
+
+class ObjectDelete(_Message, tag=52):
+    object_ids: tuple[bytes, ...]
+    request_id: int
+
+
+class ObjectDeleteOwner(_Message, tag=53):
+    """Delete every object whose id starts with this owner prefix, and fail waiters on them."""
+
+    owner_prefix: bytes
+    request_id: int
+
+
+class ObjectData(_Message, tag=54):
+    """Followed by the payload frames; ``found`` is False when the object was deleted while awaited."""
+
+    object_id: bytes
+    request_id: int
+    found: bool
+
+
+class ObjectAck(_Message, tag=55):
+    request_id: int
+    count: int
+
+
+class ObjectStats(_Message, tag=56):
+    request_id: int
+
+
+class ObjectStatsReply(_Message, tag=57):
+    request_id: int
+    objects: int
+    bytes: int
+    waiting_requests: int
+
+
+Message = (
+    Task
+    | TaskResult
+    | TaskCancel
+    | TaskCancelConfirm
+    | TaskLog
+    | GraphTask
+    | ClientHeartbeat
+    | ClientHeartbeatEcho
+    | ClientDisconnect
+    | ShutdownResponse
+    | ObjectsReleased
+    | ProtocolMismatch
+    | WorkerHeartbeat
+    | WorkerHeartbeatEcho
+    | WorkerDisconnect
+    | WorkerShutdown
+    | WorkerManagerHeartbeat
+    | WorkerManagerHeartbeatEcho
+    | WorkerManagerCommand
+    | WorkerDied
+    | ProcessorReady
+    | ProcessorTask
+    | ObjectPut
+    | ObjectGet
+    | ObjectDelete
+    | ObjectDeleteOwner
+    | ObjectData
+    | ObjectAck
+    | ObjectStats
+    | ObjectStatsReply
+)

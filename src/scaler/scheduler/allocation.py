@@ -1,0 +1,74 @@
+"""Even-load placement of queued tasks onto workers with free queue slots.
+
+Called once per batch of input (not once per task): it builds a heap of workers keyed by how many tasks
+each holds, then hands each queued task to the least loaded worker that can run it. A task with no
+capability requirement costs O(log workers); a task that requires capabilities scans the workers (those
+are rare and their eligible set is small). Tasks that fit nowhere go back to the queue in their order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable
+
+from scaler.scheduler.tables import TaskQueue, TaskRecord, WorkerRecord
+
+Assign = Callable[[TaskRecord, WorkerRecord], None]
+
+
+def place_queued_tasks(
+    queue: TaskQueue, tasks: dict[bytes, TaskRecord], workers: dict[bytes, WorkerRecord], assign: Assign
+) -> None:
+    if not queue:
+        return
+    order = itertools.count()  # tie-breaker, so equal loads never compare worker ids
+    heap = [(len(w.tasks), next(order), w.worker_id) for w in workers.values() if w.free_slots > 0]
+    if not heap:
+        return
+    heapq.heapify(heap)
+    held_back: list[TaskRecord] = []
+    while heap:
+        task_id = queue.pop()
+        if task_id is None:
+            break
+        record = tasks[task_id]
+        if record.required_keys:
+            worker = _least_loaded_capable(record.required_keys, workers)
+            if worker is None:
+                held_back.append(record)
+                continue
+            assign(record, worker)
+            continue
+        worker = _pop_least_loaded(heap, workers)
+        if worker is None:
+            held_back.append(record)
+            break
+        assign(record, worker)
+        if worker.free_slots > 0:
+            heapq.heappush(heap, (len(worker.tasks), next(order), worker.worker_id))
+    for record in held_back:
+        queue.push(record.task.task_id, record.task.priority, record.sequence)
+
+
+def _pop_least_loaded(heap: list[tuple[int, int, bytes]], workers: dict[bytes, WorkerRecord]) -> WorkerRecord | None:
+    # Entries go stale when a capability task lands on a worker out of heap order: re-check and re-push.
+    while heap:
+        load, index, worker_id = heapq.heappop(heap)
+        worker = workers.get(worker_id)
+        if worker is None or worker.free_slots <= 0:
+            continue
+        if len(worker.tasks) != load:
+            heapq.heappush(heap, (len(worker.tasks), index, worker_id))
+            continue
+        return worker
+    return None
+
+
+def _least_loaded_capable(required: frozenset[str], workers: dict[bytes, WorkerRecord]) -> WorkerRecord | None:
+    best: WorkerRecord | None = None
+    for worker in workers.values():
+        if worker.free_slots > 0 and required <= worker.capability_keys:
+            if best is None or len(worker.tasks) < len(best.tasks):
+                best = worker
+    return best

@@ -1,0 +1,52 @@
+"""Load balancing: take queued tasks back from busy workers so that idle workers can run them.
+
+The advice itself is a pure function (``policy.balance.balance_advice``). This module adds the rule that
+makes it safe to act on: the same non-empty advice must be seen ``trigger_times`` ticks in a row, so a
+momentary imbalance (a worker that is about to receive results) does not shuffle tasks back and forth.
+Acting sends an *unforced* cancel: a worker gives up only tasks that are still queued there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scaler.scheduler.policy.balance import WorkerLoad, balance_advice
+from scaler.scheduler.tables import TaskRecord, WorkerRecord
+
+
+class Balancer:
+    def __init__(self, trigger_times: int, policy: Any) -> None:
+        self._trigger_times = max(1, trigger_times)
+        self._capability_aware = getattr(policy, "allocation", "even_load") == "capability"
+        self._last_advice: dict[str, list[bytes]] = {}
+        self._repeats = 0
+
+    def advise(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[bytes, list[bytes]]:
+        if len(workers) < 2:
+            return {}
+        loads = [_load(worker, tasks) for worker in workers.values()]
+        advice = balance_advice(loads, capability_aware=self._capability_aware)
+        if advice and advice == self._last_advice:
+            self._repeats += 1
+        else:
+            self._last_advice = advice
+            self._repeats = 1 if advice else 0
+        if not advice or self._repeats != self._trigger_times:
+            return {}  # act exactly once per streak of identical advice
+        by_name = {worker_id.decode(errors="replace"): worker_id for worker_id in workers}
+        return {by_name[name]: task_ids for name, task_ids in advice.items() if name in by_name}
+
+
+def _load(worker: WorkerRecord, tasks: dict[bytes, TaskRecord]) -> WorkerLoad:
+    # The scheduler cannot see which of a worker's tasks is executing; the oldest assignment is the best
+    # guess, and the worker refuses to give up one that is actually running anyway.
+    task_ids = list(worker.tasks)
+    running = 1 if task_ids else 0
+    queued = [(task_id, tasks[task_id].required_keys) for task_id in task_ids[running:] if task_id in tasks]
+    return WorkerLoad(
+        worker_id=worker.worker_id.decode(errors="replace"),
+        capabilities=worker.heartbeat.capabilities,
+        queued=queued,
+        running=running,
+        free_slots=worker.free_slots,
+    )

@@ -1,0 +1,372 @@
+"""The scheduler's logic, with no sockets, threads or clocks (sans-I/O).
+
+The shell feeds it ``handle(peer, message, now)`` for every decoded message and ``tick(now)`` a few times a
+second, then calls ``flush()``, which places queued tasks on workers and returns everything to send,
+grouped by destination so that each peer gets one batch. Tests drive it the same way, with no processes.
+
+Guarantees kept here (see tables.py for the task states):
+- every task ends, for its client, in exactly one TaskResult or TaskCancelConfirm, unless the client left;
+- a worker that stops heartbeating (or whose manager reports it dead) has its unfinished tasks re-queued,
+  up to ``MAX_WORKER_DEATHS`` times per task, after which the task fails with WORKER_DIED;
+- a client that disconnects or stops heartbeating has its tasks cancelled and its objects freed;
+- a message from a peer that does not hold the task it talks about (a "zombie" worker) changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from scaler.ids import owner_prefix, short
+from scaler.protocol import messages as m
+from scaler.scheduler.allocation import place_queued_tasks
+from scaler.scheduler.balancing import Balancer
+from scaler.scheduler.managers import ManagerDirectory
+from scaler.scheduler.tables import (
+    ClientRecord,
+    TaskQueue,
+    TaskRecord,
+    TaskState,
+    WorkerRecord,
+    next_sequence,
+)
+
+logger = logging.getLogger("scaler.scheduler")
+
+MAX_WORKER_DEATHS = 3
+NO_CAPABLE_WORKER_GRACE_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class SchedulerSettings:
+    object_storage_address: str  # advertised to clients and workers
+    client_timeout_seconds: float = 60.0
+    worker_timeout_seconds: float = 60.0
+    load_balance_seconds: float = 1.0
+    load_balance_trigger_times: int = 2
+    protected: bool = True
+    max_number_of_tasks_waiting: int = -1
+    manager_timeout_seconds: float = 10.0
+
+
+@dataclass
+class Outbox:
+    to_peers: dict[bytes, list[Any]]
+    to_storage: list[Any]
+
+
+class SchedulerCore:
+    def __init__(self, settings: SchedulerSettings, policy: Any = None) -> None:
+        self.settings = settings
+        self.tasks: dict[bytes, TaskRecord] = {}
+        self.queue = TaskQueue()
+        self.workers: dict[bytes, WorkerRecord] = {}
+        self.clients: dict[bytes, ClientRecord] = {}
+        self.managers = ManagerDirectory(policy, settings.manager_timeout_seconds)
+        self.balancer = Balancer(settings.load_balance_trigger_times, policy)
+        self.stop_requested = False
+        self.received: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
+        self.finished: Counter[str] = Counter()
+        self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
+        self._to_storage: list[Any] = []
+        self._last_balance = 0.0
+
+    # --- the shell's interface ---------------------------------------------------------------------------------
+
+    def handle(self, peer: bytes, message: Any, now: float) -> None:
+        self.received[type(message).__name__] += 1
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            logger.warning("dropping unexpected %s from %s", type(message).__name__, short(peer))
+            return
+        handler(self, peer, message, now)
+
+    def tick(self, now: float) -> None:
+        self._expire_clients(now)
+        self._expire_workers(now)
+        self.managers.expire(now)
+        self._fail_unplaceable_tasks(now)
+        if self.settings.load_balance_seconds > 0 and now - self._last_balance >= self.settings.load_balance_seconds:
+            self._last_balance = now
+            for worker_id, task_ids in self.balancer.advise(self.workers, self.tasks).items():
+                for task_id in task_ids:
+                    self._balance_cancel(worker_id, task_id)
+
+    def flush(self) -> Outbox:
+        place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
+        for peer, messages in self.managers.take_outbox().items():
+            self._out[peer].extend(messages)
+        out, self._out = self._out, defaultdict(list)
+        storage, self._to_storage = self._to_storage, []
+        for messages in out.values():
+            for message in messages:
+                self.sent[type(message).__name__] += 1
+        return Outbox(dict(out), storage)
+
+    # --- clients -----------------------------------------------------------------------------------------------
+
+    def _on_client_heartbeat(self, peer: bytes, message: m.ClientHeartbeat, now: float) -> None:
+        if message.protocol_version != m.PROTOCOL_VERSION:
+            self._send(peer, _mismatch(message.protocol_version))
+            return
+        client = self.clients.get(peer)
+        if client is None:
+            logger.info("client %s connected", short(peer))
+            self.clients[peer] = ClientRecord(peer, now)
+        else:
+            client.last_seen = now
+        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address))
+
+    def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
+        client = self._touch_client(peer, now)
+        if client is None:
+            self._send(peer, _rejection(task.task_id, "client is not connected: send a ClientHeartbeat first"))
+            return
+        limit = self.settings.max_number_of_tasks_waiting
+        if limit >= 0 and len(self.queue) >= limit:
+            self._send(peer, _rejection(task.task_id, f"scheduler queue is full ({limit} tasks waiting)"))
+            return
+        if task.task_id in self.tasks:
+            logger.warning("dropping duplicate task %s from %s", task.task_id.hex(), short(peer))
+            return
+        record = TaskRecord(task, TaskState.QUEUED, next_sequence(), now, required_keys=frozenset(task.capabilities))
+        self.tasks[task.task_id] = record
+        client.tasks.add(task.task_id)
+        self.queue.push(task.task_id, task.priority, record.sequence)
+
+    def _on_task_cancel(self, peer: bytes, message: m.TaskCancel, now: float) -> None:
+        self._touch_client(peer, now)
+        record = self.tasks.get(message.task_id)
+        if record is None or record.task.client_id != peer:
+            self._send(peer, m.TaskCancelConfirm(message.task_id, m.CancelOutcome.NOT_FOUND))
+            return
+        if record.state is TaskState.QUEUED:
+            self.queue.discard(message.task_id)
+            self._finish(record, m.TaskCancelConfirm(message.task_id, m.CancelOutcome.CANCELED), "canceled")
+        elif record.state is TaskState.ASSIGNED:
+            record.state = TaskState.CANCELING
+            assert record.worker is not None
+            self._send(record.worker, m.TaskCancel(message.task_id, force=True))
+        else:  # already being cancelled or taken back by the balancer: answer when the worker confirms
+            record.cancel_requested = True
+
+    def _on_objects_released(self, peer: bytes, message: m.ObjectsReleased, now: float) -> None:
+        self._touch_client(peer, now)
+        for worker_id in self.workers:
+            self._send(worker_id, m.ObjectsReleased(peer))
+
+    def _on_client_disconnect(self, peer: bytes, message: m.ClientDisconnect, now: float) -> None:
+        if message.shutdown:
+            if self.settings.protected:
+                self._send(peer, m.ShutdownResponse(False, "scheduler is protected: shutdown refused"))
+                logger.warning("refused shutdown request from %s: scheduler is protected", short(peer))
+                return
+            self._send(peer, m.ShutdownResponse(True, ""))
+            logger.info("shutdown requested by %s", short(peer))
+            for worker_id in self.workers:
+                self._send(worker_id, m.WorkerShutdown("scheduler shut down by a client"))
+            self.stop_requested = True
+        self._drop_client(peer, "disconnected")
+
+    def _touch_client(self, peer: bytes, now: float) -> ClientRecord | None:
+        client = self.clients.get(peer)
+        if client is not None:
+            client.last_seen = now  # any message proves liveness, so a busy client is never expired
+        return client
+
+    def _expire_clients(self, now: float) -> None:
+        limit = self.settings.client_timeout_seconds
+        for client in [c for c in self.clients.values() if now - c.last_seen > limit]:
+            self._drop_client(client.client_id, f"timed out after {limit:g}s without heartbeat")
+
+    def _drop_client(self, client_id: bytes, why: str) -> None:
+        client = self.clients.pop(client_id, None)
+        if client is None:
+            return
+        logger.info("client %s %s: cancelling %d task(s)", short(client_id), why, len(client.tasks))
+        for task_id in client.tasks:
+            record = self.tasks.pop(task_id, None)
+            if record is None:
+                continue
+            self.queue.discard(task_id)
+            if record.worker is not None:
+                worker = self.workers.get(record.worker)
+                if worker is not None and record.state is not TaskState.CANCELING:
+                    self._send(worker.worker_id, m.TaskCancel(task_id, force=True))
+                # The worker keeps the slot until it confirms, so the task id stays on its list.
+        self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
+        for worker_id in self.workers:
+            self._send(worker_id, m.ObjectsReleased(client_id))
+
+    # --- workers -----------------------------------------------------------------------------------------------
+
+    def _on_worker_heartbeat(self, peer: bytes, message: m.WorkerHeartbeat, now: float) -> None:
+        if message.protocol_version != m.PROTOCOL_VERSION:
+            self._send(peer, _mismatch(message.protocol_version))
+            return
+        worker = self.workers.get(peer)
+        if worker is None:
+            logger.info("worker %s connected (manager %r, capabilities %s)", short(peer), message.manager_id,
+                        message.capabilities or "{}")
+            self.workers[peer] = WorkerRecord(peer, message, now, frozenset(message.capabilities))
+        else:
+            worker.heartbeat = message
+            worker.last_seen = now
+        self._send(peer, m.WorkerHeartbeatEcho(self.settings.object_storage_address))
+
+    def _on_task_result(self, peer: bytes, result: m.TaskResult, now: float) -> None:
+        worker = self._touch_worker(peer, now)
+        record = self.tasks.get(result.task_id)
+        if worker is not None:
+            worker.tasks.pop(result.task_id, None)
+        if record is None or record.worker != peer:
+            return  # a zombie's result, or one for a task whose client left
+        # A result that raced a cancel wins: the work is done, so the client gets it.
+        self._finish(record, result, result.status.name.lower())
+
+    def _on_cancel_confirm(self, peer: bytes, confirm: m.TaskCancelConfirm, now: float) -> None:
+        worker = self._touch_worker(peer, now)
+        record = self.tasks.get(confirm.task_id)
+        gave_up = confirm.outcome is not m.CancelOutcome.NOT_CANCELED
+        if worker is not None and gave_up:
+            worker.tasks.pop(confirm.task_id, None)
+        if record is None or record.worker != peer:
+            return
+        if not gave_up:  # it is running there: its result will come
+            record.state = TaskState.CANCELING if record.cancel_requested else TaskState.ASSIGNED
+            return
+        record.worker = None
+        if record.state is TaskState.CANCELING or record.cancel_requested:
+            self._finish(record, m.TaskCancelConfirm(confirm.task_id, m.CancelOutcome.CANCELED), "canceled")
+        else:  # the balancer took it back: place it again
+            self._requeue(record)
+
+    def _on_task_log(self, peer: bytes, log: m.TaskLog, now: float) -> None:
+        record = self.tasks.get(log.task_id)
+        if record is not None:
+            self._send(record.task.client_id, log)
+
+    def _on_worker_disconnect(self, peer: bytes, message: m.WorkerDisconnect, now: float) -> None:
+        self._drop_worker(peer, f"disconnected ({message.reason})")
+
+    def _on_worker_died(self, peer: bytes, message: m.WorkerDied, now: float) -> None:
+        self._drop_worker(message.worker_id, f"reported dead by its manager (exit code {message.exit_code})")
+
+    def _touch_worker(self, peer: bytes, now: float) -> WorkerRecord | None:
+        worker = self.workers.get(peer)
+        if worker is not None:
+            worker.last_seen = now
+        return worker
+
+    def _expire_workers(self, now: float) -> None:
+        limit = self.settings.worker_timeout_seconds
+        for worker in [w for w in self.workers.values() if now - w.last_seen > limit]:
+            self._drop_worker(worker.worker_id, f"timed out after {limit:g}s without heartbeat")
+
+    def _drop_worker(self, worker_id: bytes, why: str) -> None:
+        worker = self.workers.pop(worker_id, None)
+        if worker is None:
+            return
+        logger.warning("worker %s %s: recovering %d task(s)", short(worker_id), why, len(worker.tasks))
+        for task_id in worker.tasks:
+            record = self.tasks.get(task_id)
+            if record is None or record.worker != worker_id:
+                continue
+            record.worker = None
+            if record.state is TaskState.CANCELING or record.cancel_requested:
+                self._finish(record, m.TaskCancelConfirm(task_id, m.CancelOutcome.CANCELED), "canceled")
+                continue
+            record.worker_deaths += 1
+            if record.worker_deaths > MAX_WORKER_DEATHS:
+                text = f"task was on {record.worker_deaths} workers that died; giving up (last: {short(worker_id)})"
+                self._finish(record, _failure(task_id, m.ResultStatus.WORKER_DIED, text), "worker_died")
+            else:
+                self._requeue(record)
+
+    # --- worker managers ---------------------------------------------------------------------------------------
+
+    def _on_manager_heartbeat(self, peer: bytes, message: m.WorkerManagerHeartbeat, now: float) -> None:
+        if message.protocol_version != m.PROTOCOL_VERSION:
+            self._send(peer, _mismatch(message.protocol_version))
+            return
+        self.managers.on_heartbeat(peer, message, now, self.workers, self.tasks)
+
+    # --- task bookkeeping --------------------------------------------------------------------------------------
+
+    def _assign(self, record: TaskRecord, worker: WorkerRecord) -> None:
+        record.state = TaskState.ASSIGNED
+        record.worker = worker.worker_id
+        worker.tasks[record.task.task_id] = None
+        self._out[worker.worker_id].append(record.task)
+
+    def _requeue(self, record: TaskRecord) -> None:
+        record.state = TaskState.QUEUED
+        record.worker = None
+        self.queue.push(record.task.task_id, record.task.priority, record.sequence)
+
+    def _balance_cancel(self, worker_id: bytes, task_id: bytes) -> None:
+        record = self.tasks.get(task_id)
+        if record is None or record.worker != worker_id or record.state is not TaskState.ASSIGNED:
+            return
+        record.state = TaskState.BALANCING
+        self._send(worker_id, m.TaskCancel(task_id, force=False))
+
+    def _finish(self, record: TaskRecord, message: Any, outcome: str) -> None:
+        task_id = record.task.task_id
+        del self.tasks[task_id]
+        self.finished[outcome] += 1
+        client = self.clients.get(record.task.client_id)
+        if client is None:
+            return
+        client.tasks.discard(task_id)
+        self._send(client.client_id, message)
+
+    def _fail_unplaceable_tasks(self, now: float) -> None:
+        """Fail queued tasks whose capabilities no worker has and no manager can provide (after a grace period,
+        so that workers still starting up get a chance to connect)."""
+        have: set[frozenset[str]] = set()
+        for task_id in self.queue.ids():
+            record = self.tasks[task_id]
+            keys = record.required_keys
+            if not keys or keys in have or now - record.queued_at < NO_CAPABLE_WORKER_GRACE_SECONDS:
+                continue
+            if any(keys <= w.capability_keys for w in self.workers.values()) or self.managers.could_provide(keys):
+                have.add(keys)
+                continue
+            self.queue.discard(task_id)
+            text = f"no connected worker has capabilities {sorted(keys)} and no worker manager can provide them"
+            self._finish(record, _failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text), "no_capable_worker")
+
+    def _send(self, peer: bytes, message: Any) -> None:
+        self._out[peer].append(message)
+
+    _handlers: dict[type, Any] = {
+        m.ClientHeartbeat: _on_client_heartbeat,
+        m.Task: _on_task,
+        m.TaskCancel: _on_task_cancel,
+        m.ObjectsReleased: _on_objects_released,
+        m.ClientDisconnect: _on_client_disconnect,
+        m.WorkerHeartbeat: _on_worker_heartbeat,
+        m.TaskResult: _on_task_result,
+        m.TaskCancelConfirm: _on_cancel_confirm,
+        m.TaskLog: _on_task_log,
+        m.WorkerDisconnect: _on_worker_disconnect,
+        m.WorkerDied: _on_worker_died,
+        m.WorkerManagerHeartbeat: _on_manager_heartbeat,
+    }
+
+
+def _mismatch(received: int) -> m.ProtocolMismatch:
+    text = f"protocol version {received} is not supported; this scheduler speaks version {m.PROTOCOL_VERSION}"
+    return m.ProtocolMismatch(m.PROTOCOL_VERSION, received, text)
+
+
+def _failure(task_id: bytes, status: m.ResultStatus, text: str) -> m.TaskResult:
+    return m.TaskResult(task_id, status, m.TaskArg(m.ArgKind.INLINE, text.encode()), None)
+
+
+def _rejection(task_id: bytes, text: str) -> m.TaskResult:
+    return _failure(task_id, m.ResultStatus.SCHEDULER_ERROR, text)

@@ -1,0 +1,113 @@
+"""What the scheduler knows: tasks, workers, clients and worker managers, as plain records.
+
+Task states (the only place they are named):
+
+    QUEUED      in the scheduler's queue, on no worker
+    ASSIGNED    sent to ``worker``; it is queued or running there
+    BALANCING   asked back from ``worker`` by the load balancer (unforced cancel); back to QUEUED if the
+                worker gives it up, back to ASSIGNED if it is already running
+    CANCELING   the client cancelled it while it was on ``worker``; waiting for the worker's confirm
+
+A task leaves the table when its result (or its cancel confirm) has been sent to its client, or when its
+client is gone. Records are mutable on purpose: they are touched on every message of the hot path.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+from scaler.protocol import messages as m
+
+
+class TaskState(enum.Enum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    BALANCING = "balancing"
+    CANCELING = "canceling"
+
+
+@dataclass(slots=True)
+class TaskRecord:
+    task: m.Task
+    state: TaskState
+    sequence: int  # FIFO order within a priority; kept across re-queues so old work stays first
+    queued_at: float
+    worker: bytes | None = None
+    worker_deaths: int = 0
+    cancel_requested: bool = False
+    required_keys: frozenset[str] = frozenset()
+
+
+@dataclass(slots=True)
+class WorkerRecord:
+    worker_id: bytes
+    heartbeat: m.WorkerHeartbeat
+    last_seen: float
+    capability_keys: frozenset[str]
+    tasks: dict[bytes, None] = field(default_factory=dict)  # ordered: oldest assignment first
+
+    @property
+    def free_slots(self) -> int:
+        return self.heartbeat.queue_size - len(self.tasks)
+
+
+@dataclass(slots=True)
+class ClientRecord:
+    client_id: bytes
+    last_seen: float
+    tasks: set[bytes] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class ManagerRecord:
+    peer: bytes
+    heartbeat: m.WorkerManagerHeartbeat
+    last_seen: float
+
+
+class TaskQueue:
+    """Queued task ids ordered by (priority desc, sequence asc), with lazy removal.
+
+    Removal only marks; stale heap entries are skipped when popped. That keeps cancel and re-queue O(log n)
+    instead of O(n) on a queue that may hold a million tasks.
+    """
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[int, int, bytes]] = []
+        self._members: dict[bytes, int] = {}  # task id -> sequence of its live heap entry
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def __contains__(self, task_id: bytes) -> bool:
+        return task_id in self._members
+
+    def push(self, task_id: bytes, priority: int, sequence: int) -> None:
+        self._members[task_id] = sequence
+        heapq.heappush(self._heap, (-priority, sequence, task_id))
+
+    def discard(self, task_id: bytes) -> None:
+        self._members.pop(task_id, None)
+
+    def pop(self) -> bytes | None:
+        """The next queued id (highest priority, then oldest), removed from the queue; None when empty."""
+        heap, members = self._heap, self._members
+        while heap:
+            _, sequence, task_id = heapq.heappop(heap)
+            if members.get(task_id) == sequence:
+                del members[task_id]
+                return task_id
+        return None
+
+    def ids(self) -> list[bytes]:
+        return list(self._members)
+
+
+_sequence = itertools.count()
+
+
+def next_sequence() -> int:
+    return next(_sequence)

@@ -1,0 +1,217 @@
+"""The processor: the subprocess that runs user code, one task at a time.
+
+It is separate from the worker agent so that whatever user code does (crash, hang, leak, ``os._exit``)
+the agent survives, reports it, and starts a fresh processor. It talks to its agent over one DEALER socket
+(tasks in, results out) and directly to the object storage server (functions, large arguments and large
+results), so big payloads never pass through the agent.
+
+Functions and arguments that came from object storage are cached here, deserialized, by object id: a
+function is fetched once per processor, and an argument sent with ``send_object`` (or the same large object
+passed again) is not transferred again. The cache drops a client's entries when that client leaves.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+import zmq
+
+from scaler.errors import ObjectStorageError
+from scaler.ids import owner_prefix, random_object_id
+from scaler.io.object_client import ObjectStorageConnection
+from scaler.io.sockets import connect_dealer
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+from scaler.serialization import DEFAULT_SERIALIZER, Serializer, dump_exception
+from scaler.worker.context import TaskContext, set_task_context
+from scaler.worker.output import capture_output
+from scaler.worker.preload import run_preload
+
+logger = logging.getLogger("scaler.processor")
+
+INLINE_RESULT_LIMIT = 256 * 1024  # larger results go to object storage; the client fetches them directly
+
+
+class Processor:
+    """The processor running in this process, if any (``get_current_processor()`` is None outside a task)."""
+
+    _current: Processor | None = None
+
+    def __init__(self, agent_address: str, scheduler_address: str, gc_interval: float, trim_threshold: int) -> None:
+        self._context: zmq.Context[Any] = zmq.Context()
+        self._agent = connect_dealer(self._context, agent_address, f"Processor|{os.getpid()}".encode())
+        self._scheduler_address = scheduler_address
+        self._storage: ObjectStorageConnection | None = None
+        self._cache: dict[bytes, Any] = {}
+        self._gc_interval = gc_interval
+        self._trim_threshold = trim_threshold
+        self._last_gc = time.monotonic()
+        self.current_task: m.Task | None = None
+
+    @staticmethod
+    def get_current_processor() -> Processor | None:
+        return Processor._current
+
+    def run(self, preload: str | None) -> None:
+        error = ""
+        if preload:
+            try:
+                run_preload(preload)
+            except BaseException as exception:  # report it, whatever it is: a silent bad preload is worse
+                error = f"preload {preload!r} failed: {type(exception).__name__}: {exception}"
+        self._send(m.ProcessorReady(os.getpid(), error))
+        if error:
+            return
+        while True:
+            try:
+                messages = codec.decode(self._agent.recv())
+            except codec.DecodeError as decode_error:
+                logger.error("processor %d: bad message from agent: %s", os.getpid(), decode_error)
+                continue
+            for message in messages:
+                if isinstance(message, m.ProcessorTask):
+                    self._send(self._run_task(message.task, message.object_storage_address))
+                    self._housekeeping()
+                elif isinstance(message, m.ObjectsReleased):
+                    self._evict(owner_prefix(message.owner_id))
+
+    def _run_task(self, task: m.Task, storage_address: str) -> m.TaskResult:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        profiling = bool(task.flags & m.TaskFlags.PROFILING)
+        if profiling:
+            _reset_peak_rss()
+        storage = self._connect_storage(storage_address)
+        Processor._current = self
+        self.current_task = task
+        set_task_context(TaskContext(self._scheduler_address, storage_address, task.task_id, task.priority))
+        status = m.ResultStatus.SUCCESS
+        try:
+            serializer = self._serializer(task)
+            function = self._load(task.function_id, serializer)
+            args = [self._argument(arg, serializer) for arg in task.args]
+            kwargs = {name: self._argument(arg, serializer) for name, arg in task.kwargs.items()}
+            with capture_output(self._agent, task):
+                value = function(*args, **kwargs)
+            payload = serializer.serialize(value)
+        except BaseException as error:  # everything, KeyboardInterrupt and SystemExit included, is the task's
+            status = m.ResultStatus.FAILED
+            payload = dump_exception(error)
+        finally:
+            Processor._current = None
+            self.current_task = None
+            set_task_context(None)
+        if len(payload) <= INLINE_RESULT_LIMIT:
+            result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
+        else:
+            object_id = random_object_id(task.client_id)
+            storage.put(object_id, [payload])
+            result_arg = m.TaskArg(m.ArgKind.OBJECT, object_id)
+        profile = None
+        if profiling:
+            profile = m.Profile(time.perf_counter() - started, time.process_time() - cpu_started, _peak_rss())
+        return m.TaskResult(task.task_id, status, result_arg, profile)
+
+    def _serializer(self, task: m.Task) -> Serializer:
+        if not task.serializer_id:
+            return DEFAULT_SERIALIZER
+        serializer = self._cache.get(task.serializer_id)
+        if serializer is None:
+            serializer = DEFAULT_SERIALIZER.deserialize(self._fetch(task.serializer_id))
+            self._cache[task.serializer_id] = serializer
+        return serializer  # type: ignore[no-any-return]
+
+    def _load(self, object_id: bytes, serializer: Serializer) -> Any:
+        try:
+            return self._cache[object_id]
+        except KeyError:
+            value = serializer.deserialize(self._fetch(object_id))
+            self._cache[object_id] = value
+            return value
+
+    def _argument(self, arg: m.TaskArg, serializer: Serializer) -> Any:
+        if arg.kind is m.ArgKind.INLINE:
+            return serializer.deserialize(arg.data)
+        return self._load(arg.data, serializer)
+
+    def _fetch(self, object_id: bytes) -> bytes | memoryview:
+        assert self._storage is not None
+        frames = self._storage.get(object_id)
+        if len(frames) != 1:
+            raise ObjectStorageError(f"object {object_id.hex()} has {len(frames)} parts, expected 1")
+        return frames[0].buffer
+
+    def _connect_storage(self, address: str) -> ObjectStorageConnection:
+        if self._storage is None or self._storage.address != address:
+            if self._storage is not None:
+                self._storage.close()
+            self._storage = ObjectStorageConnection(self._context, address)
+        return self._storage
+
+    def _evict(self, prefix: bytes) -> None:
+        for object_id in [i for i in self._cache if i.startswith(prefix)]:
+            del self._cache[object_id]
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if self._gc_interval > 0 and now - self._last_gc >= self._gc_interval:
+            self._last_gc = now
+            gc.collect()
+            if _current_rss() >= self._trim_threshold:
+                _malloc_trim()
+
+    def _send(self, message: Any) -> None:
+        self._agent.send(codec.encode_one(message))
+
+
+def _reset_peak_rss() -> None:
+    try:  # "5" resets the kernel's peak-RSS counter (VmHWM) for this process
+        with open("/proc/self/clear_refs", "w") as file:
+            file.write("5")
+    except OSError:
+        pass
+
+
+def _status_kb(field: str) -> int:
+    try:
+        with open("/proc/self/status") as file:
+            for line in file:
+                if line.startswith(field):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def _peak_rss() -> int:
+    return _status_kb("VmHWM:")
+
+
+def _current_rss() -> int:
+    return _status_kb("VmRSS:")
+
+
+def _malloc_trim() -> None:
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def main(argv: list[str]) -> None:
+    agent_address, scheduler_address, gc_interval, trim_threshold, preload, log_level = argv
+    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s")
+    processor = Processor(agent_address, scheduler_address, float(gc_interval), int(trim_threshold))
+    try:
+        processor.run(preload or None)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,195 @@
+"""The scheduler core driven directly with messages and a fake clock: no sockets, no processes."""
+
+from __future__ import annotations
+
+from scaler.protocol import messages as m
+from scaler.scheduler.core import MAX_WORKER_DEATHS, NO_CAPABLE_WORKER_GRACE_SECONDS, SchedulerCore, SchedulerSettings
+
+CLIENT = b"Client|test"
+W1, W2 = b"Worker|one", b"Worker|two"
+
+
+def make_core(**overrides: object) -> SchedulerCore:
+    settings = SchedulerSettings(object_storage_address="tcp://127.0.0.1:2", **overrides)  # type: ignore[arg-type]
+    return SchedulerCore(settings, policy=None)
+
+
+def worker_heartbeat(queue_size: int = 10, capabilities: dict[str, int] | None = None) -> m.WorkerHeartbeat:
+    return m.WorkerHeartbeat(m.PROTOCOL_VERSION, capabilities or {}, queue_size, 0, "mgr", "host", 0.0, 0, 0, (), 0)
+
+
+def task(n: int, capabilities: dict[str, int] | None = None, priority: int = 0) -> m.Task:
+    return m.Task(n.to_bytes(4, "big"), CLIENT, b"f", b"", (), {}, capabilities or {}, priority, 0, "f")
+
+
+def connect(core: SchedulerCore, now: float = 0.0, workers: tuple[bytes, ...] = (W1, W2), **kw: object) -> None:
+    core.handle(CLIENT, m.ClientHeartbeat(m.PROTOCOL_VERSION, CLIENT, 0.0, 0), now)
+    for worker in workers:
+        core.handle(worker, worker_heartbeat(**kw), now)  # type: ignore[arg-type]
+    core.flush()
+
+
+def sent(outbox: dict[bytes, list[object]], peer: bytes, kind: type) -> list[object]:
+    return [message for message in outbox.get(peer, []) if isinstance(message, kind)]
+
+
+def test_tasks_are_spread_evenly() -> None:
+    core = make_core()
+    connect(core)
+    for n in range(10):
+        core.handle(CLIENT, task(n), 1.0)
+    out = core.flush().to_peers
+    assert len(sent(out, W1, m.Task)) == 5 and len(sent(out, W2, m.Task)) == 5
+
+
+def test_result_goes_back_to_client_and_frees_the_slot() -> None:
+    core = make_core()
+    connect(core, workers=(W1,), queue_size=1)
+    core.handle(CLIENT, task(1), 1.0)
+    core.handle(CLIENT, task(2), 1.0)
+    out = core.flush().to_peers
+    assert [t.task_id for t in sent(out, W1, m.Task)] == [task(1).task_id]  # type: ignore[attr-defined]
+    result = m.TaskResult(task(1).task_id, m.ResultStatus.SUCCESS, m.TaskArg(m.ArgKind.INLINE, b"x"), None)
+    core.handle(W1, result, 2.0)
+    out = core.flush().to_peers
+    assert sent(out, CLIENT, m.TaskResult) == [result]
+    assert [t.task_id for t in sent(out, W1, m.Task)] == [task(2).task_id]  # type: ignore[attr-defined]
+
+
+def test_zombie_result_is_ignored() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 1.0)
+    core.flush()
+    result = m.TaskResult(task(1).task_id, m.ResultStatus.SUCCESS, None, None)
+    core.handle(W2, result, 2.0)  # W2 never held the task
+    assert sent(core.flush().to_peers, CLIENT, m.TaskResult) == []
+
+
+def test_dead_worker_tasks_are_requeued_elsewhere() -> None:
+    core = make_core(worker_timeout_seconds=5.0)
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 1.0)
+    core.flush()
+    core.handle(W2, worker_heartbeat(), 4.0)
+    core.handle(CLIENT, m.ClientHeartbeat(m.PROTOCOL_VERSION, CLIENT, 0.0, 0), 4.0)
+    core.tick(6.0)  # W1 silent since t=0
+    out = core.flush().to_peers
+    assert W1 not in core.workers
+    assert [t.task_id for t in sent(out, W2, m.Task)] == [task(1).task_id]  # type: ignore[attr-defined]
+
+
+def test_task_fails_after_too_many_worker_deaths() -> None:
+    core = make_core()
+    connect(core, workers=())
+    core.handle(CLIENT, task(1), 0.0)
+    for attempt in range(MAX_WORKER_DEATHS + 1):
+        worker = f"Worker|{attempt}".encode()
+        core.handle(worker, worker_heartbeat(), 0.0)
+        core.flush()
+        core.handle(worker, m.WorkerDisconnect("killed"), 0.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [r.status for r in results] == [m.ResultStatus.WORKER_DIED]  # type: ignore[attr-defined]
+
+
+def test_client_disconnect_cancels_its_tasks_and_frees_objects() -> None:
+    core = make_core()
+    connect(core, workers=(W1,), queue_size=1)
+    core.handle(CLIENT, task(1), 1.0)
+    core.handle(CLIENT, task(2), 1.0)
+    core.flush()
+    core.handle(CLIENT, m.ClientDisconnect(False), 2.0)
+    outbox = core.flush()
+    assert sent(outbox.to_peers, W1, m.TaskCancel) == [m.TaskCancel(task(1).task_id, True)]
+    assert any(isinstance(message, m.ObjectDeleteOwner) for message in outbox.to_storage)
+    assert not core.tasks and not core.queue
+
+
+def test_cancel_queued_task_is_confirmed_at_once() -> None:
+    core = make_core()
+    connect(core, workers=())
+    core.handle(CLIENT, task(1), 1.0)
+    core.handle(CLIENT, m.TaskCancel(task(1).task_id, True), 1.0)
+    confirms = sent(core.flush().to_peers, CLIENT, m.TaskCancelConfirm)
+    assert confirms == [m.TaskCancelConfirm(task(1).task_id, m.CancelOutcome.CANCELED)]
+
+
+def test_cancel_assigned_task_waits_for_worker_confirm() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 1.0)
+    core.flush()
+    core.handle(CLIENT, m.TaskCancel(task(1).task_id, True), 2.0)
+    assert sent(core.flush().to_peers, W1, m.TaskCancel) == [m.TaskCancel(task(1).task_id, True)]
+    core.handle(W1, m.TaskCancelConfirm(task(1).task_id, m.CancelOutcome.CANCELED), 3.0)
+    assert sent(core.flush().to_peers, CLIENT, m.TaskCancelConfirm)
+
+
+def test_protocol_mismatch_is_refused() -> None:
+    core = make_core()
+    core.handle(CLIENT, m.ClientHeartbeat(m.PROTOCOL_VERSION + 1, CLIENT, 0.0, 0), 0.0)
+    out = core.flush().to_peers
+    assert sent(out, CLIENT, m.ProtocolMismatch) and CLIENT not in core.clients
+
+
+def test_protected_scheduler_refuses_shutdown() -> None:
+    core = make_core(protected=True)
+    connect(core)
+    core.handle(CLIENT, m.ClientDisconnect(True), 1.0)
+    assert sent(core.flush().to_peers, CLIENT, m.ShutdownResponse) == [m.ShutdownResponse(False, "scheduler is protected: shutdown refused")]
+    assert not core.stop_requested and CLIENT in core.clients
+
+
+def test_unprotected_scheduler_shuts_down_workers() -> None:
+    core = make_core(protected=False)
+    connect(core)
+    core.handle(CLIENT, m.ClientDisconnect(True), 1.0)
+    out = core.flush().to_peers
+    assert core.stop_requested and sent(out, W1, m.WorkerShutdown) and sent(out, W2, m.WorkerShutdown)
+
+
+def test_capability_tasks_go_only_to_capable_workers() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    core.handle(W2, worker_heartbeat(capabilities={"gpu": -1}), 0.0)
+    for n in range(4):
+        core.handle(CLIENT, task(n, {"gpu": 1}), 1.0)
+    out = core.flush().to_peers
+    assert len(sent(out, W2, m.Task)) == 4 and not sent(out, W1, m.Task)
+
+
+def test_task_no_worker_can_serve_fails_after_grace() -> None:
+    core = make_core(client_timeout_seconds=1e9, worker_timeout_seconds=1e9)
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1, {"gpu": 1}), 0.0)
+    core.tick(1.0)
+    assert not sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    core.tick(NO_CAPABLE_WORKER_GRACE_SECONDS + 1)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [r.status for r in results] == [m.ResultStatus.NO_CAPABLE_WORKER]  # type: ignore[attr-defined]
+
+
+def test_higher_priority_is_placed_first() -> None:
+    core = make_core()
+    connect(core, workers=())
+    core.handle(CLIENT, task(1, priority=0), 0.0)
+    core.handle(CLIENT, task(2, priority=1), 0.0)
+    core.handle(W1, worker_heartbeat(queue_size=1), 0.0)
+    out = core.flush().to_peers
+    assert [t.task_id for t in sent(out, W1, m.Task)] == [task(2).task_id]  # type: ignore[attr-defined]
+
+
+def test_queue_limit_rejects_tasks() -> None:
+    core = make_core(max_number_of_tasks_waiting=1)
+    connect(core, workers=())
+    core.handle(CLIENT, task(1), 0.0)
+    core.handle(CLIENT, task(2), 0.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [r.status for r in results] == [m.ResultStatus.SCHEDULER_ERROR]  # type: ignore[attr-defined]
+
+
+def test_client_timeout_drops_client() -> None:
+    core = make_core(client_timeout_seconds=5.0, worker_timeout_seconds=1e9)
+    connect(core)
+    core.tick(10.0)
+    assert CLIENT not in core.clients
