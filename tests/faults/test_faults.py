@@ -9,12 +9,12 @@ import socket
 import time
 
 import pytest
+from tests.conftest import wait_until
 
 from scaler import Client, SchedulerClusterCombo
 from scaler.errors import ProcessorDiedError, TaskTimeoutError
 from scaler.io.address import Address
 from scaler.io.object_client import ObjectStorageConnection
-from tests.conftest import wait_until
 
 
 def exit_hard() -> None:

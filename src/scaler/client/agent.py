@@ -1,10 +1,14 @@
 """The client's background I/O thread.
 
-It owns the two sockets (a DEALER to the scheduler, a DEALER to object storage) and is the only thread that
-touches them. User threads hand it ready-made frames through an inproc PAIR socket (``forward_*``); it
-sends them, receives results, and completes futures. Heartbeats go out every ``heartbeat_interval``; if the
-scheduler has not echoed for ``timeout_seconds``, every pending future fails with
-SchedulerUnavailableError instead of hanging.
+It owns the receiving sockets (a DEALER to the scheduler, a DEALER to object storage) and is the only
+thread that touches them: it receives results and completes futures. What user threads send (tasks,
+cancels, uploads) goes out on separate *send-only* sockets, under a lock, straight from the user's thread:
+handing each task to this thread first would add a thread switch to every submit. The scheduler knows a
+send-only socket by its identity suffix ``|tx`` and treats it as the client itself. Requests that need an
+answer from object storage go through this thread (an inproc PAIR socket) so it can route the reply.
+
+Heartbeats go out every ``heartbeat_interval``; if the scheduler has not echoed for ``timeout_seconds``, every
+pending future fails with SchedulerUnavailableError instead of hanging.
 """
 
 from __future__ import annotations
@@ -29,7 +33,8 @@ from scaler.serialization import Serializer, load_exception
 
 logger = logging.getLogger("scaler.client")
 
-_TO_SCHEDULER, _TO_STORAGE, _STOP = b"S", b"O", b"X"
+_TO_STORAGE, _STOP = b"O", b"X"
+SEND_ONLY_SUFFIX = b"|tx"
 
 _STATUS_ERRORS: dict[m.ResultStatus, type[Exception]] = {
     m.ResultStatus.PROCESSOR_DIED: errors.ProcessorDiedError,
@@ -72,6 +77,9 @@ class ClientAgent(threading.Thread):
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
         self._scheduler = connect_dealer(self._context, scheduler_address, client_id)
+        self._tx_lock = threading.Lock()
+        self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
+        self._tx_storage: zmq.Socket[Any] | None = None
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
         self._last_echo = time.monotonic()
@@ -81,22 +89,41 @@ class ClientAgent(threading.Thread):
     # --- called from user threads ------------------------------------------------------------------------------
 
     def forward_to_scheduler(self, payload: bytes) -> None:
-        self._forward([_TO_SCHEDULER, payload])
+        with self._tx_lock:
+            if self._stopped:
+                raise errors.ClientClosedError("client is disconnected")
+            self._tx_scheduler.send(payload, copy=len(payload) < 65536)
 
-    def forward_to_storage(self, frames: list[Any]) -> None:
+    def upload(self, frames: list[Any]) -> None:
+        """Send frames that need no answer (ObjectPut) to object storage, from the calling thread."""
+        with self._tx_lock:
+            if self._stopped:
+                raise errors.ClientClosedError("client is disconnected")
+            if self._tx_storage is None:
+                assert self.object_storage_address is not None, "upload before the client is connected"
+                identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
+                self._tx_storage = connect_dealer(self._context, self.object_storage_address, identity)
+            self._tx_storage.send_multipart(frames, copy=False)
+
+    def request_from_storage(self, frames: list[Any]) -> None:
+        """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
         self._forward([_TO_STORAGE, *frames])
 
     def stop(self) -> None:
         if self.is_alive():
             self._forward([_STOP])
             self.join(10)
-        self._outlet.close(linger=0)
+        with self._tx_lock:
+            self._stopped = True
+            for socket in (self._outlet, self._tx_scheduler, self._tx_storage):
+                if socket is not None:
+                    socket.close(linger=1000)
 
     def _forward(self, frames: list[Any]) -> None:
         if self._stopped:
             raise errors.ClientClosedError("client is disconnected")
         with self._outlet_lock:
-            self._outlet.send_multipart(frames, copy=len(frames[-1]) < 65536)
+            self._outlet.send_multipart(frames)
 
     # --- the thread --------------------------------------------------------------------------------------------
 
@@ -133,9 +160,7 @@ class ClientAgent(threading.Thread):
             except zmq.Again:
                 return
             kind = frames[0].bytes
-            if kind == _TO_SCHEDULER:
-                self._scheduler.send(frames[1], copy=False)
-            elif kind == _TO_STORAGE:
+            if kind == _TO_STORAGE:
                 if self._storage is None:
                     self._pending_storage.append(frames[1:])
                 else:

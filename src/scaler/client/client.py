@@ -61,9 +61,10 @@ class Client:
         self._flags = (m.TaskFlags.PROFILING if profiling else 0) | (m.TaskFlags.STREAM_OUTPUT if stream_output else 0)
         self._identity = new_client_id()
         self._new_task_id = TaskIdFactory()
-        self._agent = ClientAgent(self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds,
-                                  object_storage_address)
-        self._encoder = PayloadEncoder(self._identity, serializer, self._agent.forward_to_storage)
+        self._agent = ClientAgent(
+            self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
+        )
+        self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload)
         self._serializer_id = b""
         self._closed = False
         self._agent.start()
@@ -100,8 +101,16 @@ class Client:
             pass
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_client, (self._address, self._profiling, self._timeout_seconds,
-                                  self._heartbeat_interval_seconds, self._stream_output))
+        return (
+            _rebuild_client,
+            (
+                self._address,
+                self._profiling,
+                self._timeout_seconds,
+                self._heartbeat_interval_seconds,
+                self._stream_output,
+            ),
+        )
 
     def disconnect(self) -> None:
         """Cancel this client's unfinished tasks and close the connection; the scheduler keeps running."""
@@ -158,7 +167,7 @@ class Client:
         """Like the builtin ``map``, run on the cluster: the list of results, in order."""
         if not iterables:
             raise TypeError("map() needs at least one iterable")
-        return self.starmap(fn, zip(*iterables), capabilities=capabilities, reserialize=reserialize)
+        return self.starmap(fn, zip(*iterables, strict=False), capabilities=capabilities, reserialize=reserialize)
 
     def starmap(
         self,
@@ -222,11 +231,13 @@ class Client:
         done = concurrent.futures.Future[None]()
         request_id = next(self._agent.request_ids)
         self._agent.storage_waiters[request_id] = lambda header, frames: done.set_result(None)
-        self._agent.forward_to_storage([codec.encode_one(m.ObjectDeleteOwner(owner_prefix(self._identity), request_id))])
+        self._agent.request_from_storage(
+            [codec.encode_one(m.ObjectDeleteOwner(owner_prefix(self._identity), request_id))]
+        )
         try:
             done.result(self._timeout_seconds)
         except concurrent.futures.TimeoutError:
-            raise errors.ObjectStorageError("object storage did not confirm the deletion of this client's objects")
+            raise errors.ObjectStorageError("object storage did not confirm the deletion of this client's objects") from None
 
     def _build_task(
         self,
@@ -272,6 +283,10 @@ def _function_name(fn: Any) -> str:
 
 
 def _rebuild_client(address: str, profiling: bool, timeout: int, heartbeat: int, stream_output: bool) -> Client:
-    return Client(address, profiling=profiling, timeout_seconds=timeout, heartbeat_interval_seconds=heartbeat,
-                  stream_output=stream_output)
-
+    return Client(
+        address,
+        profiling=profiling,
+        timeout_seconds=timeout,
+        heartbeat_interval_seconds=heartbeat,
+        stream_output=stream_output,
+    )

@@ -15,6 +15,7 @@ import time
 import msgspec
 
 from scaler.io.address import Address, free_tcp_port
+from scaler.io.lifetime import child_environment
 from scaler.scheduler.core import SchedulerSettings
 from scaler.scheduler.server import SchedulerOptions, stop_process
 from scaler.worker.agent.options import WorkerOptions
@@ -55,8 +56,11 @@ class SchedulerClusterCombo:
         scheduler = Address.parse(address)
         self._address = str(scheduler)
         if object_storage_address is None:
-            object_storage_address = str(Address(scheduler.scheme, scheduler.host, free_tcp_port(scheduler.host))
-                                         if scheduler.scheme == "tcp" else scheduler.with_port_offset(1))
+            object_storage_address = str(
+                Address(scheduler.scheme, scheduler.host, free_tcp_port(scheduler.host))
+                if scheduler.scheme == "tcp"
+                else scheduler.with_port_offset(1)
+            )
         self._object_storage_address = object_storage_address
         self._processes: list[subprocess.Popen[bytes]] = []
         python = sys.executable
@@ -102,7 +106,8 @@ class SchedulerClusterCombo:
         del object_retention_seconds
 
     def _start(self, command: list[str]) -> None:
-        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL))
+        # Children die with this process even if it never calls shutdown() (a crash, a kill -9).
+        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment()))
 
     def get_address(self) -> str:
         return self._address

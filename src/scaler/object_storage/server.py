@@ -87,7 +87,9 @@ class ObjectStorageServer:
                 self._reply(peer, m.ObjectAck(request.request_id, count))
         elif isinstance(request, m.ObjectStats):
             store = self._store
-            self._reply(peer, m.ObjectStatsReply(request.request_id, len(store), store.total_bytes, store.waiting_requests))
+            self._reply(
+                peer, m.ObjectStatsReply(request.request_id, len(store), store.total_bytes, store.waiting_requests)
+            )
         else:
             logger.warning("dropping unexpected %s from %s", type(request).__name__, short(peer))
 
@@ -106,3 +108,8 @@ def serve(address: str) -> None:
     server = ObjectStorageServer(address)
     server.loop.stop_on_signals()
     server.run()
+
+
+def run_object_storage_server(config: Any) -> None:
+    """Entry point of ``scaler_object_storage_server`` (``config``: ``scaler.config.ObjectStorageServerConfig``)."""
+    serve(str(config.object_storage_address))

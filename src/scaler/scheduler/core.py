@@ -166,8 +166,8 @@ class SchedulerCore:
                 return
             self._send(peer, m.ShutdownResponse(True, ""))
             logger.info("shutdown requested by %s", short(peer))
-            for worker_id in self.workers:
-                self._send(worker_id, m.WorkerShutdown("scheduler shut down by a client"))
+            for peer in [*self.workers, *(record.peer for record in self.managers.by_id.values())]:
+                self._send(peer, m.WorkerShutdown("scheduler shut down by a client"))
             self.stop_requested = True
         self._drop_client(peer, "disconnected")
 
@@ -209,8 +209,12 @@ class SchedulerCore:
             return
         worker = self.workers.get(peer)
         if worker is None:
-            logger.info("worker %s connected (manager %r, capabilities %s)", short(peer), message.manager_id,
-                        message.capabilities or "{}")
+            logger.info(
+                "worker %s connected (manager %r, capabilities %s)",
+                short(peer),
+                message.manager_id,
+                message.capabilities or "{}",
+            )
             self.workers[peer] = WorkerRecord(peer, message, now, frozenset(message.capabilities))
         else:
             worker.heartbeat = message

@@ -42,8 +42,11 @@ class ManagerDirectory:
             self._out[peer].append(m.WorkerManagerHeartbeatEcho(False, text))
             return
         if existing is None:
-            logger.info("worker manager %r connected (max task concurrency %d)", heartbeat.manager_id,
-                        heartbeat.max_task_concurrency)
+            logger.info(
+                "worker manager %r connected (max task concurrency %d)",
+                heartbeat.manager_id,
+                heartbeat.max_task_concurrency,
+            )
             self.by_id[heartbeat.manager_id] = ManagerRecord(peer, heartbeat, now)
         else:
             existing.heartbeat = heartbeat
@@ -52,8 +55,9 @@ class ManagerDirectory:
         if self._policy is None:
             return
         views = self._views(workers)
-        desired = self._policy.desired_concurrency(views[heartbeat.manager_id], list(views.values()),
-                                                   _demand(workers, tasks))
+        desired = self._policy.desired_concurrency(
+            views[heartbeat.manager_id], list(views.values()), _demand(workers, tasks)
+        )
         if desired is None:
             return
         command = tuple(m.DesiredTaskConcurrency(dict(d.capabilities), d.task_concurrency) for d in desired)

@@ -20,6 +20,7 @@ import zmq
 
 from scaler.ids import short
 from scaler.io.address import Address
+from scaler.io.lifetime import child_environment
 from scaler.io.loop import EventLoop
 from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
@@ -28,6 +29,7 @@ from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 logger = logging.getLogger("scaler.scheduler")
 
 TICK_SECONDS = 0.1
+SEND_ONLY_SUFFIX = b"|tx"  # see scaler.client.agent
 _DRAIN_LIMIT = 2000
 MAX_CONTROL_MESSAGE_BYTES = 1 << 30
 
@@ -61,7 +63,8 @@ class SchedulerServer:
 
         self._context: zmq.Context[Any] = zmq.Context()
         self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES)
-        self._storage = connect_dealer(self._context, self.object_storage_address, b"Scheduler|" + os.urandom(4).hex().encode())
+        identity = b"Scheduler|" + os.urandom(4).hex().encode()
+        self._storage = connect_dealer(self._context, self.object_storage_address, identity)
         self._monitor = self._context.socket(zmq.PUB)
         self._monitor.setsockopt(zmq.LINGER, 0)
         self._monitor.bind(self.monitor_address)
@@ -73,8 +76,13 @@ class SchedulerServer:
         self.loop.after_each_wake(self._flush)
 
     def run(self) -> None:
-        logger.info("scheduler listening on %s (object storage %s, monitor %s, pid %d)", self.address,
-                    self.object_storage_address, self.monitor_address, os.getpid())
+        logger.info(
+            "scheduler listening on %s (object storage %s, monitor %s, pid %d)",
+            self.address,
+            self.object_storage_address,
+            self.monitor_address,
+            os.getpid(),
+        )
         try:
             self.loop.run()
         finally:
@@ -98,6 +106,8 @@ class SchedulerServer:
             except zmq.Again:
                 return
             peer = frames[0]
+            if peer.endswith(SEND_ONLY_SUFFIX):  # a client's send-only socket speaks for the client itself
+                peer = peer[: -len(SEND_ONLY_SUFFIX)]
             if len(frames) != 2:
                 logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
                 continue
@@ -133,7 +143,7 @@ class SchedulerServer:
 def start_object_storage_process(address: str) -> subprocess.Popen[bytes]:
     logger.info("starting object storage server at %s", address)
     command = [sys.executable, "-m", "scaler.object_storage", address]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment())
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
@@ -162,3 +172,28 @@ def serve(options: SchedulerOptions) -> None:
     server = SchedulerServer(options)
     server.loop.stop_on_signals()
     server.run()
+
+
+def run_scheduler(config: Any) -> None:
+    """Entry point of ``scaler_scheduler`` (``config`` is a ``scaler.config.SchedulerConfig``)."""
+    settings = SchedulerSettings(
+        object_storage_address=str(config.advertised_object_storage_address or config.effective_object_storage_address),
+        client_timeout_seconds=config.client_timeout_seconds,
+        worker_timeout_seconds=config.worker_timeout_seconds,
+        load_balance_seconds=config.load_balance_seconds,
+        load_balance_trigger_times=config.load_balance_trigger_times,
+        protected=config.protected,
+        max_number_of_tasks_waiting=config.max_number_of_tasks_waiting,
+    )
+    options = SchedulerOptions(
+        address=str(config.scheduler_address),
+        object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
+        advertised_object_storage_address=(
+            str(config.advertised_object_storage_address) if config.advertised_object_storage_address else None
+        ),
+        monitor_address=str(config.effective_monitor_address),
+        settings=settings,
+        policy_engine_type=config.policy_engine_type,
+        policy_content=config.policy_content,
+    )
+    serve(options)

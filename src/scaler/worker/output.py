@@ -6,8 +6,8 @@ import contextlib
 import io
 import sys
 from collections.abc import Iterator
-from typing import Any
 
+from scaler.io.pipes import write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
@@ -17,8 +17,8 @@ STDOUT, STDERR = 1, 2
 class _TaskStream(io.TextIOBase):
     """A text stream that ships each write to the agent as a TaskLog (line-buffered by the caller's writes)."""
 
-    def __init__(self, socket: Any, task_id: bytes, stream: int) -> None:
-        self._socket = socket
+    def __init__(self, fd: int, task_id: bytes, stream: int) -> None:
+        self._fd = fd
         self._task_id = task_id
         self._stream = stream
 
@@ -27,18 +27,18 @@ class _TaskStream(io.TextIOBase):
 
     def write(self, text: str) -> int:
         if text:
-            self._socket.send(codec.encode_one(m.TaskLog(self._task_id, self._stream, text)))
+            write_frame(self._fd, codec.encode_one(m.TaskLog(self._task_id, self._stream, text)))
         return len(text)
 
 
 @contextlib.contextmanager
-def capture_output(socket: Any, task: m.Task) -> Iterator[None]:
+def capture_output(fd: int, task: m.Task) -> Iterator[None]:
     if not task.flags & m.TaskFlags.STREAM_OUTPUT:
         yield
         return
     saved = sys.stdout, sys.stderr
-    sys.stdout = _TaskStream(socket, task.task_id, STDOUT)
-    sys.stderr = _TaskStream(socket, task.task_id, STDERR)
+    sys.stdout = _TaskStream(fd, task.task_id, STDOUT)
+    sys.stderr = _TaskStream(fd, task.task_id, STDERR)
     try:
         yield
     finally:

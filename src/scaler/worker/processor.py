@@ -24,8 +24,9 @@ import zmq
 
 from scaler.errors import ObjectStorageError
 from scaler.ids import owner_prefix, random_object_id
+from scaler.io.lifetime import exit_with_parent
 from scaler.io.object_client import ObjectStorageConnection
-from scaler.io.sockets import connect_dealer
+from scaler.io.pipes import PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import DEFAULT_SERIALIZER, Serializer, dump_exception
@@ -43,9 +44,12 @@ class Processor:
 
     _current: Processor | None = None
 
-    def __init__(self, agent_address: str, scheduler_address: str, gc_interval: float, trim_threshold: int) -> None:
+    def __init__(
+        self, task_fd: int, result_fd: int, scheduler_address: str, gc_interval: float, trim_threshold: int
+    ) -> None:
         self._context: zmq.Context[Any] = zmq.Context()
-        self._agent = connect_dealer(self._context, agent_address, f"Processor|{os.getpid()}".encode())
+        self._task_fd = task_fd
+        self._result_fd = result_fd
         self._scheduler_address = scheduler_address
         self._storage: ObjectStorageConnection | None = None
         self._cache: dict[bytes, Any] = {}
@@ -70,7 +74,9 @@ class Processor:
             return
         while True:
             try:
-                messages = codec.decode(self._agent.recv())
+                messages = codec.decode(read_frame(self._task_fd))
+            except PipeClosed:
+                return  # the agent is gone or retired this processor
             except codec.DecodeError as decode_error:
                 logger.error("processor %d: bad message from agent: %s", os.getpid(), decode_error)
                 continue
@@ -96,7 +102,7 @@ class Processor:
             function = self._load(task.function_id, serializer)
             args = [self._argument(arg, serializer) for arg in task.args]
             kwargs = {name: self._argument(arg, serializer) for name, arg in task.kwargs.items()}
-            with capture_output(self._agent, task):
+            with capture_output(self._result_fd, task):
                 value = function(*args, **kwargs)
             payload = serializer.serialize(value)
         except BaseException as error:  # everything, KeyboardInterrupt and SystemExit included, is the task's
@@ -166,7 +172,7 @@ class Processor:
                 _malloc_trim()
 
     def _send(self, message: Any) -> None:
-        self._agent.send(codec.encode_one(message))
+        write_frame(self._result_fd, codec.encode_one(message))
 
 
 def _reset_peak_rss() -> None:
@@ -204,9 +210,10 @@ def _malloc_trim() -> None:
 
 
 def main(argv: list[str]) -> None:
-    agent_address, scheduler_address, gc_interval, trim_threshold, preload, log_level = argv
+    task_fd, result_fd, scheduler_address, gc_interval, trim_threshold, preload, log_level, agent_pid = argv
+    exit_with_parent(int(agent_pid))  # a processor must never outlive its agent
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s")
-    processor = Processor(agent_address, scheduler_address, float(gc_interval), int(trim_threshold))
+    processor = Processor(int(task_fd), int(result_fd), scheduler_address, float(gc_interval), int(trim_threshold))
     try:
         processor.run(preload or None)
     except KeyboardInterrupt:

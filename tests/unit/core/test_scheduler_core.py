@@ -136,7 +136,9 @@ def test_protected_scheduler_refuses_shutdown() -> None:
     core = make_core(protected=True)
     connect(core)
     core.handle(CLIENT, m.ClientDisconnect(True), 1.0)
-    assert sent(core.flush().to_peers, CLIENT, m.ShutdownResponse) == [m.ShutdownResponse(False, "scheduler is protected: shutdown refused")]
+    assert sent(core.flush().to_peers, CLIENT, m.ShutdownResponse) == [
+        m.ShutdownResponse(False, "scheduler is protected: shutdown refused")
+    ]
     assert not core.stop_requested and CLIENT in core.clients
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import socket
+import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
@@ -26,8 +25,9 @@ import psutil
 import zmq
 
 from scaler.ids import new_worker_id, short
+from scaler.io.lifetime import exit_with_parent_from_env
 from scaler.io.loop import EventLoop
-from scaler.io.sockets import bind_router, connect_dealer
+from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
@@ -45,13 +45,9 @@ class WorkerAgent:
         self.worker_id = options.worker_id.encode() if options.worker_id else new_worker_id(options.worker_id_prefix)
         self._context: zmq.Context[Any] = zmq.Context()
         self._scheduler = connect_dealer(self._context, options.scheduler_address, self.worker_id)
-        self._ipc_dir = tempfile.mkdtemp(prefix="scaler-worker-")
-        self._processor_address = f"ipc://{self._ipc_dir}/processors"
-        self._processors_socket = bind_router(self._context, self._processor_address)
         self._storage_address = options.object_storage_address or ""
         self._queue = AgentTaskQueue()
         self._processors: list[ProcessorHandle] = []  # the last one is active; earlier ones are suspended
-        self._by_identity: dict[bytes, ProcessorHandle] = {}
         self._outbox: list[Any] = []
         self._last_echo = time.monotonic()
         self._echo_latency_us = 0
@@ -61,7 +57,6 @@ class WorkerAgent:
 
         self.loop = EventLoop()
         self.loop.add_reader(self._scheduler, self._on_scheduler)
-        self.loop.add_reader(self._processors_socket, self._on_processors)
         self.loop.call_every(options.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
         self.loop.call_every(CHECK_SECONDS, self._check_processors)
         self.loop.after_each_wake(self._flush)
@@ -70,8 +65,12 @@ class WorkerAgent:
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
     def run(self) -> int:
-        logger.info("worker %s started (pid %d), scheduler %s", short(self.worker_id), os.getpid(),
-                    self.options.scheduler_address)
+        logger.info(
+            "worker %s started (pid %d), scheduler %s",
+            short(self.worker_id),
+            os.getpid(),
+            self.options.scheduler_address,
+        )
         try:
             self.loop.run()
         finally:
@@ -80,26 +79,20 @@ class WorkerAgent:
             for processor in self._processors:
                 processor.kill()
             self._scheduler.close(linger=500)  # give the disconnect notice a moment to leave
-            self._processors_socket.close(linger=0)
             self._context.term()
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
             logger.info("worker %s stopped", short(self.worker_id))
         return self.exit_code
 
     def _start_processor(self) -> ProcessorHandle:
-        processor = ProcessorHandle(self.options, self._processor_address)
+        processor = ProcessorHandle(self.options)
         self._processors.append(processor)
-        self._by_identity[processor.identity] = processor
-        if processor.exit_fd is not None:
-            self.loop.add_reader(processor.exit_fd, self._check_processors)
+        self.loop.add_reader(processor.result_fd, lambda: self._on_processor(processor))
         return processor
 
     def _retire(self, processor: ProcessorHandle) -> None:
-        if processor.exit_fd is not None:
-            self.loop.remove_reader(processor.exit_fd)
+        self.loop.remove_reader(processor.result_fd)
         processor.kill()
         self._processors.remove(processor)
-        self._by_identity.pop(processor.identity, None)
 
     # --- scheduler side ----------------------------------------------------------------------------------------
 
@@ -130,7 +123,7 @@ class WorkerAgent:
                 self._storage_address = message.object_storage_address
         elif isinstance(message, m.ObjectsReleased):
             for processor in self._processors:
-                self._processors_socket.send_multipart([processor.identity, codec.encode_one(message)])
+                processor.send(message)
         elif isinstance(message, m.WorkerShutdown):
             logger.info("worker %s: shutdown requested by scheduler: %s", short(self.worker_id), message.reason)
             self.loop.stop()
@@ -157,8 +150,12 @@ class WorkerAgent:
     def _heartbeat(self) -> None:
         now = time.monotonic()
         if now - self._last_echo > self.options.death_timeout_seconds:
-            logger.error("worker %s: no answer from scheduler %s for %gs, exiting", short(self.worker_id),
-                         self.options.scheduler_address, self.options.death_timeout_seconds)
+            logger.error(
+                "worker %s: no answer from scheduler %s for %gs, exiting",
+                short(self.worker_id),
+                self.options.scheduler_address,
+                self.options.death_timeout_seconds,
+            )
             self.exit_code = 1
             self.loop.stop()
             return
@@ -173,8 +170,11 @@ class WorkerAgent:
                 cpu, rss = process.cpu_percent(), process.memory_info().rss
             except psutil.Error:
                 cpu, rss = 0.0, 0
-            statuses.append(m.ProcessorStatus(processor.pid, cpu, rss, processor.task is not None,
-                                              processor.state is ProcessorState.SUSPENDED))
+            statuses.append(
+                m.ProcessorStatus(
+                    processor.pid, cpu, rss, processor.task is not None, processor.state is ProcessorState.SUSPENDED
+                )
+            )
         return m.WorkerHeartbeat(
             protocol_version=m.PROTOCOL_VERSION,
             capabilities=self.options.capabilities,
@@ -191,17 +191,8 @@ class WorkerAgent:
 
     # --- processor side ----------------------------------------------------------------------------------------
 
-    def _on_processors(self) -> None:
-        for _ in range(2000):
-            try:
-                identity, frame = self._processors_socket.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            except ValueError:
-                continue
-            processor = self._by_identity.get(identity)
-            if processor is None:
-                continue  # a processor that was already replaced
+    def _on_processor(self, processor: ProcessorHandle) -> None:
+        for frame in processor.reader.feed():
             try:
                 messages = codec.decode(frame)
             except codec.DecodeError as error:
@@ -209,6 +200,12 @@ class WorkerAgent:
                 continue
             for message in messages:
                 self._on_processor_message(processor, message)
+        if processor.reader.closed and processor in self._processors:
+            try:
+                processor.process.wait(5)  # end-of-file: it is exiting; collect its status for the report
+            except subprocess.TimeoutExpired:
+                pass
+            self._on_processor_died(processor, processor.exit_description())
         self._dispatch()
 
     def _on_processor_message(self, processor: ProcessorHandle, message: Any) -> None:
@@ -250,8 +247,7 @@ class WorkerAgent:
 
     def _run_on(self, processor: ProcessorHandle, task: m.Task) -> None:
         processor.assign(task, self.options.task_timeout_seconds)
-        message = m.ProcessorTask(task, self._storage_address)
-        self._processors_socket.send_multipart([processor.identity, codec.encode_one(message)])
+        processor.send(m.ProcessorTask(task, self._storage_address))
 
     def _resume_suspended(self) -> None:
         """When a higher-priority processor is done, hand control back to the one it displaced."""
@@ -271,15 +267,19 @@ class WorkerAgent:
                 self._on_processor_died(processor, processor.exit_description())
             elif processor.deadline is not None and now > processor.deadline and processor.task is not None:
                 seconds = self.options.task_timeout_seconds
-                self._fail_running(processor, m.ResultStatus.TIMEOUT,
-                                   f"task exceeded task_timeout_seconds={seconds:g} and its processor was killed")
+                self._fail_running(
+                    processor,
+                    m.ResultStatus.TIMEOUT,
+                    f"task exceeded task_timeout_seconds={seconds:g} and its processor was killed",
+                )
                 self._replace(processor)
         self._dispatch()
 
     def _on_processor_died(self, processor: ProcessorHandle, description: str) -> None:
         if processor.task is not None:
-            logger.warning("worker %s: %s while running task %s", short(self.worker_id), description,
-                           processor.task.task_id.hex())
+            logger.warning(
+                "worker %s: %s while running task %s", short(self.worker_id), description, processor.task.task_id.hex()
+            )
             self._fail_running(processor, m.ResultStatus.PROCESSOR_DIED, f"{description} while running the task")
         else:
             logger.warning("worker %s: %s", short(self.worker_id), description)
@@ -320,7 +320,9 @@ def run_worker(options: WorkerOptions) -> int:
 
 
 def main() -> None:
+    exit_with_parent_from_env()
     options = WorkerOptions.from_json(sys.argv[1])
-    logging.basicConfig(level=options.logging_level,
-                        format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s")
+    logging.basicConfig(
+        level=options.logging_level, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s"
+    )
     sys.exit(run_worker(options))

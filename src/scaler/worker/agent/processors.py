@@ -1,7 +1,7 @@
 """The agent's handles on its processor subprocesses.
 
-A processor is watched through a pidfd (Linux): the descriptor becomes readable the moment the process
-exits, so the agent learns of a crash at once instead of on its next poll of ``waitpid``.
+Each processor gets two pipes (tasks in, results out). Only the processor holds the write end of its
+results pipe, so the agent's reader sees end-of-file the moment the processor dies, however it dies.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import subprocess
 import sys
 import time
 
+from scaler.io.pipes import FrameReader, write_frame
+from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
 
@@ -25,24 +27,34 @@ class ProcessorState(enum.Enum):
 
 
 class ProcessorHandle:
-    def __init__(self, options: WorkerOptions, agent_address: str) -> None:
+    def __init__(self, options: WorkerOptions) -> None:
+        task_read, self.task_fd = os.pipe()
+        self.result_fd, result_write = os.pipe()
         command = [
-            sys.executable, "-m", "scaler.worker.processor", agent_address, options.scheduler_address,
+            sys.executable, "-m", "scaler.worker.processor", str(task_read), str(result_write),
+            options.scheduler_address,
             str(options.garbage_collect_interval_seconds), str(options.trim_memory_threshold_bytes),
-            options.preload or "", options.logging_level,
+            options.preload or "", options.logging_level, str(os.getpid()),
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        try:
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(task_read, result_write))
+        finally:
+            os.close(task_read)
+            os.close(result_write)
         self.pid = self.process.pid
-        self.identity = f"Processor|{self.pid}".encode()
+        self.reader = FrameReader(self.result_fd)
         self.state = ProcessorState.STARTING
         self.task: m.Task | None = None
         self.task_started = 0.0
         self.deadline: float | None = None
         self.hard_suspended = False
+        self._closed = False
+
+    def send(self, message: m.ProcessorTask | m.ObjectsReleased) -> None:
         try:
-            self.exit_fd: int | None = os.pidfd_open(self.pid)
-        except (AttributeError, OSError):  # not Linux >= 5.3: the agent falls back to polling
-            self.exit_fd = None
+            write_frame(self.task_fd, codec.encode_one(message))
+        except OSError:
+            pass  # it died: its end-of-file is already on the way to the agent's loop
 
     def assign(self, task: m.Task, timeout_seconds: float) -> None:
         self.state = ProcessorState.BUSY
@@ -82,13 +94,14 @@ class ProcessorHandle:
     def kill(self) -> None:
         if self.process.poll() is None:
             self._signal(signal.SIGKILL)
-            self.process.wait()
+        self.process.wait()
         self.close()
 
     def close(self) -> None:
-        if self.exit_fd is not None:
-            os.close(self.exit_fd)
-            self.exit_fd = None
+        if not self._closed:
+            self._closed = True
+            os.close(self.task_fd)
+            os.close(self.result_fd)
 
     def _signal(self, signum: int) -> None:
         try:

@@ -1,0 +1,85 @@
+"""``scaler_worker_manager TYPE [options] [scheduler_address]``: run one worker manager of the given type.
+
+With ``--config FILE`` it reads the ``[[worker_manager]]`` entry whose ``type`` is TYPE (exactly one must match).
+Only the selected type's config class is imported, so that listing the types never imports a cloud SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from scaler.cli._entry import fail, start
+from scaler.config import (
+    ConfigError,
+    WorkerManagerConfig,
+    add_config_arguments,
+    parser_settings,
+    read_toml,
+    resolve_config,
+    select_worker_manager,
+)
+from scaler.config.parser import CONFIG_FILE_DEST, HelpFormatter
+from scaler.worker_manager_adapter.registry import ADAPTERS, AdapterEntry, available_adapter_names
+
+PROG = "scaler_worker_manager"
+_TYPE_DEST = "adapter_type"
+
+
+def build_parser(selected: AdapterEntry | None) -> argparse.ArgumentParser:
+    """The parser with one subcommand per type; only ``selected`` gets its full set of options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Start one worker manager. Run 'scaler_worker_manager TYPE --help' for the options of a type.",
+        allow_abbrev=False,
+        formatter_class=HelpFormatter,
+    )
+    subparsers = parser.add_subparsers(dest=_TYPE_DEST, metavar="TYPE", required=True, title="worker manager types")
+    for entry in ADAPTERS.values():
+        summary = entry.summary if entry.available else f"{entry.summary} (not yet available)"
+        if entry is selected:
+            config_class = entry.load_config_class()
+            add_config_arguments(
+                subparsers.add_parser(entry.name, help=summary, **parser_settings(config_class)), config_class
+            )
+        else:
+            subparsers.add_parser(entry.name, help=summary, description=summary)
+    return parser
+
+
+def load_worker_manager_config(
+    arguments: Sequence[str], environ: Mapping[str, str]
+) -> tuple[AdapterEntry, WorkerManagerConfig]:
+    """Parse ``TYPE [options]`` and resolve the type's config; ``ConfigError`` for anything wrong in the values."""
+    # The top-level parser has no options but -h, so the first argument not starting with "-" is the type.
+    selected = ADAPTERS.get(next((argument for argument in arguments if not argument.startswith("-")), ""))
+    if selected is not None and not selected.available:
+        raise ConfigError(
+            f"worker manager type {selected.name!r} is not yet available in this version "
+            f"(available: {', '.join(available_adapter_names())})"
+        )
+    namespace = build_parser(selected).parse_args(arguments)
+    assert selected is not None  # argparse rejected every other first argument
+    config_class = selected.load_config_class()
+    cli = {key: value for key, value in vars(namespace).items() if key not in (_TYPE_DEST, CONFIG_FILE_DEST)}
+    path = getattr(namespace, CONFIG_FILE_DEST, None)
+    if path is None:
+        return selected, resolve_config(config_class, cli=cli, environ=environ)
+    origin, table = select_worker_manager(read_toml(path), selected.name, path)
+    return selected, resolve_config(config_class, cli=cli, toml=table, origin=origin, environ=environ)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        entry, config = load_worker_manager_config(arguments, os.environ)
+    except ConfigError as error:
+        fail(PROG, str(error))
+    assert entry.run_function_path is not None  # only available types get this far
+    start(PROG, config, entry.run_function_path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The worker manager's process: heartbeat to the scheduler and converge on what it asks for.
+
+Shared by every "dynamic" manager (baremetal_native, aws_raw_ecs, orb_aws_ec2, oci_raw): they differ only
+in their ``Provisioner``. In fixed mode the runner starts its units once and ignores scaling commands.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import zmq
+
+from scaler.io.loop import EventLoop
+from scaler.io.sockets import connect_dealer
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+from scaler.worker_manager_adapter.convergence import Convergence
+from scaler.worker_manager_adapter.provisioner import Provisioner
+
+logger = logging.getLogger("scaler.worker_manager")
+
+RECONCILE_SECONDS = 0.5
+
+
+class WorkerManagerRunner:
+    def __init__(
+        self,
+        scheduler_address: str,
+        manager_id: str,
+        provisioner: Provisioner,
+        max_task_concurrency: int,
+        capabilities: dict[str, int],
+        heartbeat_interval_seconds: float,
+        scale_down_cooldown_seconds: float,
+        fixed_units: int | None = None,
+    ) -> None:
+        self.manager_id = manager_id
+        self._provisioner = provisioner
+        self._max_task_concurrency = max_task_concurrency
+        self._capabilities = capabilities
+        self._fixed_units = fixed_units
+        max_units = -1 if max_task_concurrency < 0 else max_task_concurrency // max(1, provisioner.workers_per_unit)
+        self._convergence = Convergence(
+            capabilities, provisioner.workers_per_unit, max_units, scale_down_cooldown_seconds
+        )
+        self._context: zmq.Context[Any] = zmq.Context()
+        identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
+        self._scheduler = connect_dealer(self._context, scheduler_address, identity)
+        self.exit_code = 0
+        self.loop = EventLoop()
+        self.loop.add_reader(self._scheduler, self._on_scheduler)
+        self.loop.call_every(heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        self.loop.call_every(RECONCILE_SECONDS, self._reconcile)
+
+    def run(self) -> int:
+        if self._fixed_units is not None:
+            logger.info("worker manager %r: starting %d fixed worker unit(s)", self.manager_id, self._fixed_units)
+            self._provisioner.start_units(self._fixed_units)
+        try:
+            self.loop.run()
+        finally:
+            logger.info("worker manager %r: stopping all workers", self.manager_id)
+            self._provisioner.terminate()
+            self._scheduler.close(linger=0)
+            self._context.term()
+        return self.exit_code
+
+    def _heartbeat(self) -> None:
+        heartbeat = m.WorkerManagerHeartbeat(
+            m.PROTOCOL_VERSION, self.manager_id, self._max_task_concurrency, self._capabilities,
+            self._provisioner.live_units() * self._provisioner.workers_per_unit,
+        )  # fmt: skip
+        self._scheduler.send(codec.encode_one(heartbeat))
+
+    def _on_scheduler(self) -> None:
+        while True:
+            try:
+                frame = self._scheduler.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            try:
+                messages = codec.decode(frame)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from scheduler: %s", error)
+                continue
+            for message in messages:
+                self._on_message(message)
+
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, m.WorkerManagerCommand):
+            if self._fixed_units is None:
+                self._convergence.on_command(message.desired)
+                self._reconcile()
+        elif isinstance(message, m.WorkerManagerHeartbeatEcho):
+            if not message.accepted:
+                logger.error("worker manager %r refused by the scheduler: %s", self.manager_id, message.message)
+                self.exit_code = 1
+                self.loop.stop()
+        elif isinstance(message, m.ProtocolMismatch):
+            logger.error("worker manager %r refused by the scheduler: %s", self.manager_id, message.message)
+            self.exit_code = 1
+            self.loop.stop()
+        elif isinstance(message, m.WorkerShutdown):
+            logger.info("worker manager %r: scheduler is shutting down", self.manager_id)
+            self.loop.stop()
+
+    def _reconcile(self) -> None:
+        exits = self._provisioner.collect_exits()
+        if exits:
+            notices = [m.WorkerDied(worker_id, unit.exit_code) for unit in exits for worker_id in unit.worker_ids]
+            self._scheduler.send(codec.encode(notices))
+            for unit in exits:
+                logger.warning("worker manager %r: unit ended: %s", self.manager_id, unit.reason)
+        if self._fixed_units is not None:
+            return  # fixed mode: a unit that ends is not replaced
+        decision = self._convergence.decide(self._provisioner.live_units(), time.monotonic())
+        if decision.start:
+            logger.info("worker manager %r: starting %d unit(s)", self.manager_id, decision.start)
+            self._provisioner.start_units(decision.start)
+        elif decision.stop:
+            logger.info("worker manager %r: stopping %d unit(s)", self.manager_id, decision.stop)
+            self._provisioner.stop_units(decision.stop)
