@@ -10,7 +10,10 @@ that the remote traceback survives the trip.
 from __future__ import annotations
 
 import pickle
-from typing import Any
+from typing import Any, Union
+
+# What a payload may arrive as: bytes, or a view on a zmq frame (large payloads are never copied to bytes).
+Payload = Union[bytes, bytearray, memoryview]
 
 import cloudpickle
 from tblib import pickling_support
@@ -32,7 +35,7 @@ class Serializer:
         raise NotImplementedError
 
     @staticmethod
-    def deserialize(payload: bytes) -> Any:
+    def deserialize(payload: Payload) -> Any:
         raise NotImplementedError
 
 
@@ -41,10 +44,11 @@ class DefaultSerializer(Serializer):
     def serialize(obj: Any) -> bytes:
         if type(obj) in _PLAIN_TYPES:
             return pickle.dumps(obj, protocol=5)
-        return cloudpickle.dumps(obj, protocol=5)
+        payload: bytes = cloudpickle.dumps(obj, protocol=5)
+        return payload
 
     @staticmethod
-    def deserialize(payload: bytes) -> Any:
+    def deserialize(payload: Payload) -> Any:
         return pickle.loads(payload)
 
 
@@ -54,13 +58,15 @@ DEFAULT_SERIALIZER = DefaultSerializer()
 def dump_exception(error: BaseException) -> bytes:
     """Pickle an exception with its traceback; fall back to a description when it cannot be pickled."""
     try:
-        return cloudpickle.dumps(error, protocol=5)
+        payload: bytes = cloudpickle.dumps(error, protocol=5)
+        return payload
     except Exception as pickling_error:  # the exception holds something unpicklable (a lock, a socket)
         text = f"{type(error).__qualname__}: {error} (the original exception could not be pickled: {pickling_error})"
-        return cloudpickle.dumps(UnpicklableTaskError(text), protocol=5)
+        fallback: bytes = cloudpickle.dumps(UnpicklableTaskError(text), protocol=5)
+        return fallback
 
 
-def load_exception(payload: bytes | memoryview) -> BaseException:
+def load_exception(payload: Payload) -> BaseException:
     error = pickle.loads(payload)
     if not isinstance(error, BaseException):
         return TypeError(f"task failed with a non-exception payload of type {type(error).__name__}")

@@ -92,7 +92,7 @@ class ClientAgent(threading.Thread):
         with self._tx_lock:
             if self._stopped:
                 raise errors.ClientClosedError("client is disconnected")
-            self._tx_scheduler.send(payload, copy=len(payload) < 65536)
+            self._tx_scheduler.send(payload)
 
     def upload(self, frames: list[Any]) -> None:
         """Send frames that need no answer (ObjectPut) to object storage, from the calling thread."""

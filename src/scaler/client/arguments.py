@@ -99,6 +99,12 @@ class PayloadEncoder:
             self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), payload])
         return object_id
 
+    def _forget_callback(self, key: int) -> Callable[[weakref.ref[Any]], None]:
+        def forget(_: weakref.ref[Any]) -> None:
+            self._weak_args.pop(key, None)
+
+        return forget
+
     def _cached_argument(self, key: int, value: Any) -> m.TaskArg | None:
         weak = self._weak_args.get(key)
         if weak is not None:
@@ -113,7 +119,7 @@ class PayloadEncoder:
 
     def _remember(self, key: int, value: Any, arg: m.TaskArg) -> None:
         try:
-            self._weak_args[key] = (weakref.ref(value, lambda _, k=key: self._weak_args.pop(k, None)), arg)
+            self._weak_args[key] = (weakref.ref(value, self._forget_callback(key)), arg)
             return
         except TypeError:
             pass

@@ -11,6 +11,7 @@ messages that arrived together are handled, and answered, together.
 
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 import logging
@@ -75,7 +76,7 @@ class EventLoop:
             try:
                 events = self._poller.poll(timeout_ms)
             except zmq.ZMQError as error:
-                if error.errno == zmq.EINTR:
+                if error.errno == errno.EINTR:
                     continue
                 raise
             for source, _ in events:

@@ -24,7 +24,7 @@ def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
 
 def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int = -1) -> zmq.Socket[Any]:
     Address.parse(address)
-    socket = context.socket(zmq.ROUTER)
+    socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
     _configure(socket, None)
     # A peer that sends an unroutable reply target must not make send() raise: drop it instead.
     socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
@@ -40,7 +40,7 @@ def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int 
 
 def connect_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
     Address.parse(address)
-    socket = context.socket(zmq.DEALER)
+    socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
     _configure(socket, identity)
     socket.connect(address)
     return socket

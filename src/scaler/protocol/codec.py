@@ -16,22 +16,22 @@ from scaler.protocol.messages import Message
 MAX_FRAME_BYTES = 512 * 1024 * 1024  # control frames above this are refused before decoding
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(list[Message])  # type: ignore[valid-type]
+_decoder = msgspec.msgpack.Decoder(list[Message])
 
 
 class DecodeError(ValueError):
     """Bytes that are not a valid batch of messages of this protocol version."""
 
 
-def encode(messages: Sequence[Message]) -> bytes:  # type: ignore[valid-type]
+def encode(messages: Sequence[Message]) -> bytes:
     return _encoder.encode(messages)
 
 
-def encode_one(message: Message) -> bytes:  # type: ignore[valid-type]
+def encode_one(message: Message) -> bytes:
     return _encoder.encode((message,))
 
 
-def decode(frame: bytes | memoryview) -> list[Message]:  # type: ignore[valid-type]
+def decode(frame: bytes | memoryview) -> list[Message]:
     if len(frame) > MAX_FRAME_BYTES:
         raise DecodeError(f"frame of {len(frame)} bytes exceeds the {MAX_FRAME_BYTES}-byte limit")
     try:

@@ -83,7 +83,7 @@ class TaskFlags(enum.IntFlag):
 # --- tasks -----------------------------------------------------------------------------------------------------
 
 
-class Task(_Message, tag=1):
+class Task(_Message, frozen=True, tag=1):
     task_id: bytes
     client_id: bytes
     function_id: bytes  # object id of the serialized function
@@ -96,7 +96,7 @@ class Task(_Message, tag=1):
     function_name: str
 
 
-class TaskResult(_Message, tag=2):
+class TaskResult(_Message, frozen=True, tag=2):
     task_id: bytes
     status: ResultStatus
     payload: TaskArg | None  # the result or the pickled exception, inline or as an object id
@@ -104,17 +104,17 @@ class TaskResult(_Message, tag=2):
     worker_id: bytes = b""
 
 
-class TaskCancel(_Message, tag=3):
+class TaskCancel(_Message, frozen=True, tag=3):
     task_id: bytes
     force: bool  # False: only if still queued (load balancing); True: also kill it if running
 
 
-class TaskCancelConfirm(_Message, tag=4):
+class TaskCancelConfirm(_Message, frozen=True, tag=4):
     task_id: bytes
     outcome: CancelOutcome
 
 
-class TaskLog(_Message, tag=5):
+class TaskLog(_Message, frozen=True, tag=5):
     task_id: bytes
     stream: int  # 1 stdout, 2 stderr
     text: str
@@ -125,7 +125,7 @@ class GraphNode(msgspec.Struct, array_like=True, frozen=True):
     depends_on: tuple[bytes, ...]  # task ids (of this graph) whose results are arguments of this one
 
 
-class GraphTask(_Message, tag=6):
+class GraphTask(_Message, frozen=True, tag=6):
     graph_id: bytes
     nodes: tuple[GraphNode, ...]
     targets: tuple[bytes, ...]  # task ids whose results go back to the client
@@ -134,33 +134,33 @@ class GraphTask(_Message, tag=6):
 # --- clients ---------------------------------------------------------------------------------------------------
 
 
-class ClientHeartbeat(_Message, tag=10):
+class ClientHeartbeat(_Message, frozen=True, tag=10):
     protocol_version: int
     client_id: bytes
     cpu: float
     rss: int
 
 
-class ClientHeartbeatEcho(_Message, tag=11):
+class ClientHeartbeatEcho(_Message, frozen=True, tag=11):
     object_storage_address: str
 
 
-class ClientDisconnect(_Message, tag=12):
+class ClientDisconnect(_Message, frozen=True, tag=12):
     shutdown: bool  # True: ask the scheduler (and its workers) to exit, refused when protected
 
 
-class ShutdownResponse(_Message, tag=13):
+class ShutdownResponse(_Message, frozen=True, tag=13):
     accepted: bool
     reason: str
 
 
-class ObjectsReleased(_Message, tag=14):
+class ObjectsReleased(_Message, frozen=True, tag=14):
     """An owner (a client) dropped its objects: workers evict them from their caches."""
 
     owner_id: bytes
 
 
-class ProtocolMismatch(_Message, tag=15):
+class ProtocolMismatch(_Message, frozen=True, tag=15):
     expected: int
     received: int
     message: str
@@ -177,7 +177,7 @@ class ProcessorStatus(msgspec.Struct, array_like=True, frozen=True):
     suspended: bool
 
 
-class WorkerHeartbeat(_Message, tag=20):
+class WorkerHeartbeat(_Message, frozen=True, tag=20):
     protocol_version: int
     capabilities: dict[str, int]
     queue_size: int
@@ -191,22 +191,22 @@ class WorkerHeartbeat(_Message, tag=20):
     latency_us: int
 
 
-class WorkerHeartbeatEcho(_Message, tag=21):
+class WorkerHeartbeatEcho(_Message, frozen=True, tag=21):
     object_storage_address: str
 
 
-class WorkerDisconnect(_Message, tag=22):
+class WorkerDisconnect(_Message, frozen=True, tag=22):
     reason: str
 
 
-class WorkerShutdown(_Message, tag=23):
+class WorkerShutdown(_Message, frozen=True, tag=23):
     reason: str
 
 
 # --- worker managers -------------------------------------------------------------------------------------------
 
 
-class WorkerManagerHeartbeat(_Message, tag=30):
+class WorkerManagerHeartbeat(_Message, frozen=True, tag=30):
     protocol_version: int
     manager_id: str
     max_task_concurrency: int  # -1: unlimited
@@ -214,7 +214,7 @@ class WorkerManagerHeartbeat(_Message, tag=30):
     worker_count: int  # units it believes are alive
 
 
-class WorkerManagerHeartbeatEcho(_Message, tag=31):
+class WorkerManagerHeartbeatEcho(_Message, frozen=True, tag=31):
     accepted: bool
     message: str  # why it was refused (duplicate manager id), else ""
 
@@ -224,11 +224,11 @@ class DesiredTaskConcurrency(msgspec.Struct, array_like=True, frozen=True):
     task_concurrency: int
 
 
-class WorkerManagerCommand(_Message, tag=32):
+class WorkerManagerCommand(_Message, frozen=True, tag=32):
     desired: tuple[DesiredTaskConcurrency, ...]
 
 
-class WorkerDied(_Message, tag=33):
+class WorkerDied(_Message, frozen=True, tag=33):
     """A manager saw one of its workers exit: the scheduler need not wait for the heartbeat timeout."""
 
     worker_id: bytes
@@ -238,12 +238,12 @@ class WorkerDied(_Message, tag=33):
 # --- agent <-> processor ---------------------------------------------------------------------------------------
 
 
-class ProcessorReady(_Message, tag=40):
+class ProcessorReady(_Message, frozen=True, tag=40):
     pid: int
     error: str  # non-empty when the processor could not start (e.g. a failing --preload)
 
 
-class ProcessorTask(_Message, tag=41):
+class ProcessorTask(_Message, frozen=True, tag=41):
     task: Task
     object_storage_address: str
 
@@ -251,14 +251,14 @@ class ProcessorTask(_Message, tag=41):
 # --- object storage --------------------------------------------------------------------------------------------
 
 
-class ObjectPut(_Message, tag=50):
+class ObjectPut(_Message, frozen=True, tag=50):
     """Followed by the payload frames. Acknowledged when ``request_id`` is non-zero."""
 
     object_id: bytes
     request_id: int
 
 
-class ObjectGet(_Message, tag=51):
+class ObjectGet(_Message, frozen=True, tag=51):
     """Answered with ObjectData once the object exists (held until then)."""
 
     object_id: bytes
@@ -266,19 +266,19 @@ class ObjectGet(_Message, tag=51):
     delete_after: bool  # read-once objects (results): drop it as soon as it is served
 
 
-class ObjectDelete(_Message, tag=52):
+class ObjectDelete(_Message, frozen=True, tag=52):
     object_ids: tuple[bytes, ...]
     request_id: int
 
 
-class ObjectDeleteOwner(_Message, tag=53):
+class ObjectDeleteOwner(_Message, frozen=True, tag=53):
     """Delete every object whose id starts with this owner prefix, and fail waiters on them."""
 
     owner_prefix: bytes
     request_id: int
 
 
-class ObjectData(_Message, tag=54):
+class ObjectData(_Message, frozen=True, tag=54):
     """Followed by the payload frames; ``found`` is False when the object was deleted while awaited."""
 
     object_id: bytes
@@ -286,16 +286,16 @@ class ObjectData(_Message, tag=54):
     found: bool
 
 
-class ObjectAck(_Message, tag=55):
+class ObjectAck(_Message, frozen=True, tag=55):
     request_id: int
     count: int
 
 
-class ObjectStats(_Message, tag=56):
+class ObjectStats(_Message, frozen=True, tag=56):
     request_id: int
 
 
-class ObjectStatsReply(_Message, tag=57):
+class ObjectStatsReply(_Message, frozen=True, tag=57):
     request_id: int
     objects: int
     bytes: int

@@ -145,7 +145,7 @@ class Processor:
             return serializer.deserialize(arg.data)
         return self._load(arg.data, serializer)
 
-    def _fetch(self, object_id: bytes) -> bytes | memoryview:
+    def _fetch(self, object_id: bytes) -> memoryview:
         assert self._storage is not None
         frames = self._storage.get(object_id)
         if len(frames) != 1:
