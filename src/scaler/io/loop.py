@@ -18,13 +18,26 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import zmq
 
 logger = logging.getLogger("scaler.io")
 
 Callback = Callable[[], None]
+
+
+class Loop(Protocol):
+    """What every process's shell needs from its event loop (``EventLoop`` or ``AsyncioEventLoop``)."""
+
+    def add_reader(self, source: zmq.Socket[Any] | int, callback: Callback) -> None: ...
+    def remove_reader(self, source: zmq.Socket[Any] | int) -> None: ...
+    def call_every(self, interval: float, callback: Callback, first_delay: float | None = None) -> None: ...
+    def call_later(self, delay: float, callback: Callback) -> None: ...
+    def after_each_wake(self, callback: Callback) -> None: ...
+    def stop(self) -> None: ...
+    def stop_on_signals(self) -> None: ...
+    def run(self) -> None: ...
 
 
 class EventLoop:
@@ -105,3 +118,14 @@ class EventLoop:
             callback()
         except Exception:
             logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
+
+
+def make_event_loop(name: str = "builtin") -> Loop:
+    """``builtin`` (zmq.Poller, the default and the fastest), ``asyncio``, or ``uvloop``."""
+    if name == "builtin":
+        return EventLoop()
+    from scaler.io.asyncio_loop import AsyncioEventLoop
+
+    if name not in ("asyncio", "uvloop"):
+        raise ValueError(f"unknown event loop {name!r}: expected builtin, asyncio or uvloop")
+    return AsyncioEventLoop(use_uvloop=name == "uvloop")
