@@ -10,13 +10,13 @@ that the remote traceback survives the trip.
 from __future__ import annotations
 
 import pickle
-from typing import Any, Union
-
-# What a payload may arrive as: bytes, or a view on a zmq frame (large payloads are never copied to bytes).
-Payload = Union[bytes, bytearray, memoryview]
+from typing import Any, TypeAlias
 
 import cloudpickle
 from tblib import pickling_support
+
+# What a payload may arrive as: bytes, or a view on a zmq frame (large payloads are never copied to bytes).
+Payload: TypeAlias = bytes | bytearray | memoryview
 
 pickling_support.install()  # tracebacks become picklable: a task's exception keeps its remote frames
 

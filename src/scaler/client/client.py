@@ -237,7 +237,8 @@ class Client:
         try:
             done.result(self._timeout_seconds)
         except concurrent.futures.TimeoutError:
-            raise errors.ObjectStorageError("object storage did not confirm the deletion of this client's objects") from None
+            text = "object storage did not confirm the deletion of this client's objects"
+            raise errors.ObjectStorageError(text) from None
 
     def _build_task(
         self,

@@ -1,8 +1,10 @@
 """Load balancing: take queued tasks back from busy workers so that idle workers can run them.
 
 The advice itself is a pure function (``policy.balance.balance_advice``). This module adds the rule that
-makes it safe to act on: the same non-empty advice must be seen ``trigger_times`` ticks in a row, so a
-momentary imbalance (a worker that is about to receive results) does not shuffle tasks back and forth.
+makes it safe to act on: the same advice must be seen ``trigger_times`` ticks in a row, so a momentary
+imbalance (a worker that is about to receive results) does not shuffle tasks back and forth. Two advices
+are "the same" when they take tasks from the same workers: the exact task list changes at every tick
+while the busy worker keeps finishing tasks, and requiring it to stay identical would mean never acting.
 Acting sends an *unforced* cancel: a worker gives up only tasks that are still queued there.
 """
 
@@ -18,7 +20,7 @@ class Balancer:
     def __init__(self, trigger_times: int, policy: Any) -> None:
         self._trigger_times = max(1, trigger_times)
         self._capability_aware = getattr(policy, "allocation", "even_load") == "capability"
-        self._last_advice: dict[str, list[bytes]] = {}
+        self._last_sources: frozenset[str] = frozenset()
         self._repeats = 0
 
     def advise(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[bytes, list[bytes]]:
@@ -26,10 +28,11 @@ class Balancer:
             return {}
         loads = [_load(worker, tasks) for worker in workers.values()]
         advice = balance_advice(loads, capability_aware=self._capability_aware)
-        if advice and advice == self._last_advice:
+        sources = frozenset(advice)
+        if advice and sources == self._last_sources:
             self._repeats += 1
         else:
-            self._last_advice = advice
+            self._last_sources = sources
             self._repeats = 1 if advice else 0
         if not advice or self._repeats != self._trigger_times:
             return {}  # act exactly once per streak of identical advice

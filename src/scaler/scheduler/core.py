@@ -92,6 +92,7 @@ class SchedulerCore:
         if self.settings.load_balance_seconds > 0 and now - self._last_balance >= self.settings.load_balance_seconds:
             self._last_balance = now
             for worker_id, task_ids in self.balancer.advise(self.workers, self.tasks).items():
+                logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
                 for task_id in task_ids:
                     self._balance_cancel(worker_id, task_id)
 

@@ -21,7 +21,7 @@ import zmq
 from scaler.ids import short
 from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
-from scaler.io.loop import EventLoop
+from scaler.io.loop import make_event_loop
 from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
@@ -43,6 +43,7 @@ class SchedulerOptions:
     settings: SchedulerSettings | None = None
     policy_engine_type: str = "simple"
     policy_content: str = "allocate=even_load; scaling=no"
+    event_loop: str = "builtin"
 
 
 class SchedulerServer:
@@ -69,7 +70,7 @@ class SchedulerServer:
         self._monitor.setsockopt(zmq.LINGER, 0)
         self._monitor.bind(self.monitor_address)
 
-        self.loop = EventLoop()
+        self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._router, self._on_router)
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
@@ -195,5 +196,6 @@ def run_scheduler(config: Any) -> None:
         settings=settings,
         policy_engine_type=config.policy_engine_type,
         policy_content=config.policy_content,
+        event_loop=config.event_loop,
     )
     serve(options)

@@ -13,7 +13,7 @@ from typing import Any
 
 import zmq
 
-from scaler.io.loop import EventLoop
+from scaler.io.loop import make_event_loop
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -36,6 +36,7 @@ class WorkerManagerRunner:
         heartbeat_interval_seconds: float,
         scale_down_cooldown_seconds: float,
         fixed_units: int | None = None,
+        event_loop: str = "builtin",
     ) -> None:
         self.manager_id = manager_id
         self._provisioner = provisioner
@@ -50,7 +51,7 @@ class WorkerManagerRunner:
         identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
         self._scheduler = connect_dealer(self._context, scheduler_address, identity)
         self.exit_code = 0
-        self.loop = EventLoop()
+        self.loop = make_event_loop(event_loop)
         self.loop.add_reader(self._scheduler, self._on_scheduler)
         self.loop.call_every(heartbeat_interval_seconds, self._heartbeat, first_delay=0)
         self.loop.call_every(RECONCILE_SECONDS, self._reconcile)

@@ -26,7 +26,7 @@ import zmq
 
 from scaler.ids import new_worker_id, short
 from scaler.io.lifetime import exit_with_parent_from_env
-from scaler.io.loop import EventLoop
+from scaler.io.loop import make_event_loop
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -55,7 +55,7 @@ class WorkerAgent:
         self._psutil = psutil.Process()
         self.exit_code = 0
 
-        self.loop = EventLoop()
+        self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._scheduler, self._on_scheduler)
         self.loop.call_every(options.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
         self.loop.call_every(CHECK_SECONDS, self._check_processors)

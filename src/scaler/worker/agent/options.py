@@ -21,6 +21,7 @@ class WorkerOptions(msgspec.Struct, frozen=True, kw_only=True):
     worker_id_prefix: str = "FIX"
     worker_id: str = ""  # fixed id (the manager picks it so it can report this worker's death); else random
     logging_level: str = "INFO"
+    event_loop: str = "builtin"
 
     def to_json(self) -> str:
         return msgspec.json.encode(self).decode()

@@ -28,6 +28,7 @@ def worker_options_from_config(config: Any, manager_id: str, prefix: str) -> Wor
         manager_id=manager_id,
         worker_id_prefix=prefix,
         logging_level=config.logging_level,
+        event_loop=config.event_loop,
     )
 
 
@@ -45,6 +46,7 @@ def run_baremetal_native(config: Any) -> None:
         heartbeat_interval_seconds=config.heartbeat_interval_seconds,
         scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
         fixed_units=config.max_task_concurrency if fixed else None,
+        event_loop=config.event_loop,
     )
     runner.loop.stop_on_signals()
     raise SystemExit(runner.run())
