@@ -7,7 +7,8 @@
     │   ├── WorkerDiedError              the worker running it kept dying; retries exhausted
     │   ├── NoCapableWorkerError         no worker has, and no manager can start one with, its capabilities
     │   ├── TaskRejectedError            the scheduler refused it (queue full, invalid request)
-    │   └── DeserializeError             its result or exception could not be deserialized on the client
+    │   ├── DeserializeError             its result or exception could not be deserialized on the client
+│   └── JobFailedError               its job on AWS Batch / OCI / Symphony ended without a result
     ├── ClientError                      the client cannot do what was asked
     │   ├── ClientClosedError            the client was disconnected (also: ClientQuitException)
     │   ├── SchedulerUnavailableError    the scheduler did not answer / went away
@@ -52,6 +53,10 @@ class TaskRejectedError(TaskError):
 
 class DeserializeError(TaskError):
     pass
+
+
+class JobFailedError(TaskError):
+    """A task run as a job on an external system (AWS Batch, OCI, Symphony) ended without a result."""
 
 
 class ClientError(ScalerError):

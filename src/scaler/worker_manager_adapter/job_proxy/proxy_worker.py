@@ -1,0 +1,258 @@
+"""A worker that runs each task as a job on an external system, at most ``max_concurrent_jobs`` at a time.
+
+To the scheduler it is one ordinary worker (heartbeats, a task queue, results, cancel confirms). Tasks wait
+in a priority queue here until a job slot frees up; a job past ``job_timeout_seconds`` is cancelled and its
+task fails with TaskTimeoutError; a forced cancel cancels the job; a job that ends without output fails its
+task with JobFailedError carrying the backend's explanation. Nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+
+from scaler.errors import JobFailedError
+from scaler.ids import new_worker_id, random_object_id, short
+from scaler.io.loop import make_event_loop
+from scaler.io.object_client import ObjectStorageConnection
+from scaler.io.sockets import connect_dealer
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+from scaler.serialization import dump_exception
+from scaler.worker.agent.task_queue import AgentTaskQueue
+from scaler.worker_manager_adapter.job_proxy.backend import JobBackend, JobOutcome
+from scaler.worker_manager_adapter.job_proxy.payload import build_payload, parse_outcome
+
+logger = logging.getLogger("scaler.job_proxy")
+
+INLINE_RESULT_LIMIT = 256 * 1024
+
+
+@dataclass(frozen=True)
+class JobProxySettings:
+    scheduler_address: str
+    manager_id: str
+    worker_prefix: str
+    max_concurrent_jobs: int  # -1: no limit
+    job_timeout_seconds: float  # 0: no limit
+    object_storage_address: str | None = None
+    capabilities: dict[str, int] | None = None
+    task_queue_size: int = 1000
+    heartbeat_interval_seconds: float = 2.0
+    poll_interval_seconds: float = 0.5
+    event_loop: str = "builtin"
+
+
+@dataclass
+class _RunningJob:
+    task: m.Task
+    started: float
+
+
+class JobProxyWorker:
+    def __init__(self, settings: JobProxySettings, backend: JobBackend) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.worker_id = new_worker_id(f"{settings.worker_prefix}|{settings.manager_id}")
+        self._context: zmq.Context[Any] = zmq.Context()
+        self._scheduler = connect_dealer(self._context, settings.scheduler_address, self.worker_id)
+        self._storage: ObjectStorageConnection | None = None
+        self._storage_address = settings.object_storage_address or ""
+        self._queue = AgentTaskQueue()
+        self._running: dict[str, _RunningJob] = {}  # job key (task id hex) -> job
+        self._outbox: list[Any] = []
+        self.peak_running = 0
+        self.exit_code = 0
+        self.loop = make_event_loop(settings.event_loop)
+        self.loop.add_reader(self._scheduler, self._on_scheduler)
+        self.loop.call_every(settings.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        self.loop.call_every(settings.poll_interval_seconds, self._poll)
+        self.loop.after_each_wake(self._flush)
+
+    def run(self) -> int:
+        logger.info(
+            "job proxy worker %s started (at most %s concurrent jobs)",
+            short(self.worker_id),
+            self.settings.max_concurrent_jobs if self.settings.max_concurrent_jobs >= 0 else "unlimited",
+        )
+        try:
+            self.loop.run()
+        finally:
+            self._send(m.WorkerDisconnect("job proxy stopping"))
+            self._flush()
+            self.backend.close()
+            if self._storage is not None:
+                self._storage.close()
+            self._scheduler.close(linger=500)
+            self._context.term()
+        return self.exit_code
+
+    # --- scheduler side ----------------------------------------------------------------------------------------
+
+    def _on_scheduler(self) -> None:
+        while True:
+            try:
+                frame = self._scheduler.recv(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            try:
+                messages = codec.decode(frame)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from scheduler: %s", error)
+                continue
+            for message in messages:
+                self._on_message(message)
+        self._start_jobs()
+
+    def _on_message(self, message: Any) -> None:
+        if isinstance(message, m.Task):
+            self._queue.push(message)
+        elif isinstance(message, m.TaskCancel):
+            self._cancel(message)
+        elif isinstance(message, m.WorkerHeartbeatEcho):
+            if not self.settings.object_storage_address:
+                self._storage_address = message.object_storage_address
+        elif isinstance(message, m.WorkerShutdown | m.ProtocolMismatch):
+            logger.info("job proxy worker %s: stopping: %s", short(self.worker_id), message)
+            self.exit_code = 1 if isinstance(message, m.ProtocolMismatch) else 0
+            self.loop.stop()
+
+    def _cancel(self, cancel: m.TaskCancel) -> None:
+        if self._queue.remove(cancel.task_id):
+            self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
+            return
+        key = cancel.task_id.hex()
+        if key not in self._running:
+            self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.NOT_FOUND))
+        elif not cancel.force:
+            self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.NOT_CANCELED))
+        else:
+            del self._running[key]
+            self.backend.cancel(key)
+            self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
+
+    def _heartbeat(self) -> None:
+        heartbeat = m.WorkerHeartbeat(
+            protocol_version=m.PROTOCOL_VERSION,
+            capabilities=dict(self.settings.capabilities or {}),
+            queue_size=self.settings.task_queue_size,
+            queued_tasks=len(self._queue),
+            manager_id=self.settings.manager_id,
+            hostname=os.uname().nodename,
+            agent_cpu=0.0,
+            agent_rss=0,
+            free_memory=0,
+            processors=(),
+            latency_us=0,
+        )
+        self._send(heartbeat)
+
+    # --- jobs --------------------------------------------------------------------------------------------------
+
+    def _has_slot(self) -> bool:
+        limit = self.settings.max_concurrent_jobs
+        return limit < 0 or len(self._running) < limit
+
+    def _start_jobs(self) -> None:
+        while self._storage_address and self._queue and self._has_slot():
+            task = self._queue.pop()
+            if task is None:
+                return
+            key = task.task_id.hex()
+            try:
+                payload = self._build_payload(task)
+                self.backend.submit(key, payload)
+            except Exception as error:  # e.g. the cloud refused the job: the task fails, the proxy goes on
+                logger.error("could not start job for task %s: %s", key, error)
+                self._fail(task, JobFailedError(f"could not start the job: {error}"))
+                continue
+            self._running[key] = _RunningJob(task, time.monotonic())
+            self.peak_running = max(self.peak_running, len(self._running))
+
+    def _build_payload(self, task: m.Task) -> bytes:
+        serializer = self._fetch(task.serializer_id) if task.serializer_id else None
+        function = self._fetch(task.function_id)
+        args = [self._resolve(arg) for arg in task.args]
+        kwargs = {name: self._resolve(arg) for name, arg in task.kwargs.items()}
+        return build_payload(serializer, function, args, kwargs)
+
+    def _resolve(self, arg: m.TaskArg) -> bytes:
+        return arg.data if arg.kind is m.ArgKind.INLINE else self._fetch(arg.data)
+
+    def _fetch(self, object_id: bytes) -> bytes:
+        if self._storage is None:
+            self._storage = ObjectStorageConnection(self._context, self._storage_address)
+        frames = self._storage.get(object_id, timeout=60)
+        return b"".join(frame.bytes for frame in frames)
+
+    def _poll(self) -> None:
+        try:
+            outcomes = self.backend.poll()
+        except Exception as error:  # a transient API failure: log it, keep the jobs, try again next time
+            logger.warning("polling jobs failed: %s", error)
+            outcomes = []
+        for outcome in outcomes:
+            self._on_outcome(outcome)
+        self._expire_jobs()
+        self._start_jobs()
+
+    def _on_outcome(self, outcome: JobOutcome) -> None:
+        job = self._running.pop(outcome.job_key, None)
+        if job is None:
+            return  # cancelled or timed out meanwhile
+        if outcome.output is None:
+            self._fail(job.task, JobFailedError(outcome.error or "the job ended without output"))
+            return
+        try:
+            succeeded, payload = parse_outcome(outcome.output)
+        except ValueError as error:
+            self._fail(job.task, JobFailedError(str(error)))
+            return
+        status = m.ResultStatus.SUCCESS if succeeded else m.ResultStatus.FAILED
+        self._send(m.TaskResult(job.task.task_id, status, self._result_arg(job.task, payload), None))
+
+    def _expire_jobs(self) -> None:
+        limit = self.settings.job_timeout_seconds
+        if limit <= 0:
+            return
+        now = time.monotonic()
+        for key, job in list(self._running.items()):
+            if now - job.started > limit:
+                del self._running[key]
+                self.backend.cancel(key)
+                text = f"job exceeded job timeout of {limit:g}s and was cancelled"
+                self._send(
+                    m.TaskResult(
+                        job.task.task_id, m.ResultStatus.TIMEOUT, m.TaskArg(m.ArgKind.INLINE, text.encode()), None
+                    )
+                )
+
+    def _fail(self, task: m.Task, error: BaseException) -> None:
+        payload = dump_exception(error)
+        self._send(m.TaskResult(task.task_id, m.ResultStatus.FAILED, self._result_arg(task, payload), None))
+
+    def _result_arg(self, task: m.Task, payload: bytes) -> m.TaskArg:
+        if len(payload) <= INLINE_RESULT_LIMIT or self._storage is None:
+            return m.TaskArg(m.ArgKind.INLINE, payload)
+        object_id = random_object_id(task.client_id)
+        self._storage.put(object_id, [payload])
+        return m.TaskArg(m.ArgKind.OBJECT, object_id)
+
+    def _send(self, message: Any) -> None:
+        self._outbox.append(message)
+
+    def _flush(self) -> None:
+        if self._outbox:
+            outbox, self._outbox = self._outbox, []
+            self._scheduler.send(codec.encode(outbox))
+
+
+def run_job_proxy(settings: JobProxySettings, backend: JobBackend) -> int:
+    worker = JobProxyWorker(settings, backend)
+    worker.loop.stop_on_signals()
+    return worker.run()
