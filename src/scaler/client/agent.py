@@ -228,7 +228,8 @@ class ClientAgent(threading.Thread):
             request_id = next(self.request_ids)
             self.storage_waiters[request_id] = lambda header, frames: self._complete(result, header, frames)
             assert self._storage is not None
-            self._storage.send(codec.encode_one(m.ObjectGet(payload.data, request_id, True)))
+            read_once = not future.keeps_result_object  # a graph node's result may still feed other nodes
+            self._storage.send(codec.encode_one(m.ObjectGet(payload.data, request_id, read_once)))
             return
         self._complete(result, None, [payload.data] if payload is not None else [])
 
@@ -243,6 +244,9 @@ class ClientAgent(threading.Thread):
         data = frames[0] if frames else b""
         buffer = data.buffer if isinstance(data, zmq.Frame) else data
         status = result.status
+        if status is m.ResultStatus.CANCELED:
+            future._finish_cancelled()
+            return
         try:
             if status is m.ResultStatus.SUCCESS:
                 future._finish(self._serializer.deserialize(buffer), profile=result.profile)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from scaler import errors
 from scaler.client.agent import ClientAgent
 from scaler.client.arguments import PayloadEncoder
 from scaler.client.future import ScalerFuture
+from scaler.client.graph import submit_graph
 from scaler.client.object_reference import ObjectReference
 from scaler.ids import TaskIdFactory, new_client_id, owner_prefix
 from scaler.io.address import Address
@@ -209,6 +210,36 @@ class Client:
         if batch:
             self._agent.forward_to_scheduler(codec.encode(batch))
         return futures
+
+    def get(
+        self,
+        graph: Mapping[Hashable, Any],
+        keys: Sequence[Hashable] | Hashable,
+        block: bool = True,
+        capabilities: dict[str, int] | None = None,
+    ) -> dict[Hashable, Any]:
+        """Evaluate a Dask-style graph; returns {key: value} (or {key: future} with ``block=False``).
+
+        ``{"x": 1, "y": (inc, "x"), "z": (add, "x", "y")}`` with ``keys=["z"]`` gives ``{"z": 3}``. See
+        ``scaler.client.graph`` for the format; unknown keys raise KeyError and cycles graphlib.CycleError.
+        """
+        self._check_open()
+        key_list = list(keys) if isinstance(keys, list | tuple) else [keys]
+        futures = submit_graph(
+            self, graph, key_list, capabilities,
+            new_task_id=self._new_task_id,
+            encode_argument=self._encoder.argument,
+            function_id=self._encoder.function_id,
+            register=self._agent.futures.__setitem__,
+            send=self._agent.forward_to_scheduler,
+            delete_objects=lambda ids: self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(ids), 0))]),
+            make_future=lambda task_id: ScalerFuture(task_id, self._request_cancel),
+            priority=self._priority,
+            flags=self._flags,
+        )  # fmt: skip
+        if not block:
+            return futures
+        return {key: value.result() if isinstance(value, ScalerFuture) else value for key, value in futures.items()}
 
     def send_object(self, obj: Any, name: str | None = None) -> ObjectReference:
         """Upload ``obj`` once; pass the returned reference as an argument to any number of tasks."""

@@ -32,6 +32,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         self._request_cancel = request_cancel
         self._profile: m.Profile | None = None
         self._cancel_answered = threading.Event()
+        self.keeps_result_object = False  # graph nodes: the client deletes result objects when the graph ends
 
     @property
     def task_id(self) -> bytes:

@@ -94,6 +94,8 @@ class Task(_Message, frozen=True, tag=1):
     priority: int
     flags: int  # TaskFlags
     function_name: str
+    # Graph nodes: store the result in object storage under this id (dependents read it from there).
+    result_object_id: bytes = b""
 
 
 class TaskResult(_Message, frozen=True, tag=2):

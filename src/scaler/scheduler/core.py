@@ -23,6 +23,7 @@ from scaler.ids import owner_prefix, short
 from scaler.protocol import messages as m
 from scaler.scheduler.allocation import place_queued_tasks
 from scaler.scheduler.balancing import Balancer
+from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
 from scaler.scheduler.tables import (
     ClientRecord,
@@ -138,13 +139,21 @@ class SchedulerCore:
         client.tasks.add(task.task_id)
         self.queue.push(task.task_id, task.priority, record.sequence)
 
+    def _on_graph_task(self, peer: bytes, graph: m.GraphTask, now: float) -> None:
+        client = self._touch_client(peer, now)
+        if client is None:
+            for target in graph.targets:
+                self._send(peer, _rejection(target, "client is not connected: send a ClientHeartbeat first"))
+            return
+        accept_graph(self, client, graph, now)
+
     def _on_task_cancel(self, peer: bytes, message: m.TaskCancel, now: float) -> None:
         self._touch_client(peer, now)
         record = self.tasks.get(message.task_id)
         if record is None or record.task.client_id != peer:
             self._send(peer, m.TaskCancelConfirm(message.task_id, m.CancelOutcome.NOT_FOUND))
             return
-        if record.state is TaskState.QUEUED:
+        if record.state in (TaskState.QUEUED, TaskState.WAITING):
             self.queue.discard(message.task_id)
             self._finish(record, m.TaskCancelConfirm(message.task_id, m.CancelOutcome.CANCELED), "canceled")
         elif record.state is TaskState.ASSIGNED:
@@ -324,10 +333,13 @@ class SchedulerCore:
         del self.tasks[task_id]
         self.finished[outcome] += 1
         client = self.clients.get(record.task.client_id)
-        if client is None:
-            return
-        client.tasks.discard(task_id)
-        self._send(client.client_id, message)
+        if client is not None:
+            client.tasks.discard(task_id)
+            if record.reported:
+                self._send(client.client_id, message)
+        if record.dependents:
+            succeeded = isinstance(message, m.TaskResult) and message.status is m.ResultStatus.SUCCESS
+            release_dependents(self, record, message if succeeded else _failure_for_dependents(message))
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
         """Fail queued tasks whose capabilities no worker has and no manager can provide (after a grace period,
@@ -351,6 +363,7 @@ class SchedulerCore:
     _handlers: dict[type, Any] = {
         m.ClientHeartbeat: _on_client_heartbeat,
         m.Task: _on_task,
+        m.GraphTask: _on_graph_task,
         m.TaskCancel: _on_task_cancel,
         m.ObjectsReleased: _on_objects_released,
         m.ClientDisconnect: _on_client_disconnect,
@@ -362,6 +375,13 @@ class SchedulerCore:
         m.WorkerDied: _on_worker_died,
         m.WorkerManagerHeartbeat: _on_manager_heartbeat,
     }
+
+
+def _failure_for_dependents(message: Any) -> m.TaskResult:
+    """What the dependents of a node that did not succeed get: its own failure, or a cancellation."""
+    if isinstance(message, m.TaskResult):
+        return message
+    return m.TaskResult(b"", m.ResultStatus.CANCELED, m.TaskArg(m.ArgKind.INLINE, b"a dependency was cancelled"), None)
 
 
 def _mismatch(received: int) -> m.ProtocolMismatch:

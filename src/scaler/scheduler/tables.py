@@ -2,6 +2,7 @@
 
 Task states (the only place they are named):
 
+    WAITING     a graph node whose dependencies have not all finished yet
     QUEUED      in the scheduler's queue, on no worker
     ASSIGNED    sent to ``worker``; it is queued or running there
     BALANCING   asked back from ``worker`` by the load balancer (unforced cancel); back to QUEUED if the
@@ -23,6 +24,7 @@ from scaler.protocol import messages as m
 
 
 class TaskState(enum.Enum):
+    WAITING = "waiting"
     QUEUED = "queued"
     ASSIGNED = "assigned"
     BALANCING = "balancing"
@@ -39,6 +41,11 @@ class TaskRecord:
     worker_deaths: int = 0
     cancel_requested: bool = False
     required_keys: frozenset[str] = frozenset()
+    # Graph nodes only: how many dependencies are unfinished, who depends on this one, and whether the
+    # client wants this node's result (intermediate nodes only feed their dependents).
+    waiting_on: int = 0
+    dependents: list[bytes] | None = None
+    reported: bool = True
 
 
 @dataclass(slots=True)

@@ -112,7 +112,10 @@ class Processor:
             Processor._current = None
             self.current_task = None
             set_task_context(None)
-        if len(payload) <= INLINE_RESULT_LIMIT:
+        if task.result_object_id and status is m.ResultStatus.SUCCESS:
+            storage.put(task.result_object_id, [payload])  # a graph node: its dependents read it there
+            result_arg = m.TaskArg(m.ArgKind.OBJECT, task.result_object_id)
+        elif len(payload) <= INLINE_RESULT_LIMIT:
             result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
         else:
             object_id = random_object_id(task.client_id)

@@ -1,0 +1,159 @@
+"""``Client.get``: evaluate a Dask-style task graph on the cluster.
+
+A graph is a dict. A value that is a tuple whose first element is callable is a task, ``(fn, arg, ...)``; an
+argument that is a key of the graph stands for that node's value, any other argument is passed as it is. A
+value that is itself a key is an alias; anything else is a constant. (Lists of keys are not resolved: pass
+such values through a task that builds the list.)
+
+Everything is checked before anything runs: requested keys that are not in the graph raise KeyError, and
+cycles raise graphlib.CycleError. Only the ancestors of the requested keys are submitted. Each task node
+writes its result to object storage under an id chosen here, and its dependents read it from there, so
+intermediate values never travel through the client. They are deleted once every requested result is in.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import os
+import threading
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from scaler.client.future import ScalerFuture
+from scaler.ids import random_object_id
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+
+if TYPE_CHECKING:
+    from scaler.client.client import Client
+
+
+def is_task(value: Any) -> bool:
+    return isinstance(value, tuple) and bool(value) and callable(value[0])
+
+
+def _is_key(value: Any, graph: Mapping[Hashable, Any]) -> bool:
+    try:
+        return value in graph
+    except TypeError:  # unhashable: a literal
+        return False
+
+
+def _dependencies(value: Any, graph: Mapping[Hashable, Any]) -> list[Hashable]:
+    if is_task(value):
+        return [arg for arg in value[1:] if _is_key(arg, graph)]
+    if _is_key(value, graph):
+        return [value]
+    return []
+
+
+def _cull(graph: Mapping[Hashable, Any], keys: Sequence[Hashable]) -> dict[Hashable, list[Hashable]]:
+    """The requested keys and their ancestors, each with its dependencies."""
+    needed: dict[Hashable, list[Hashable]] = {}
+    stack = list(keys)
+    while stack:
+        key = stack.pop()
+        if key in needed:
+            continue
+        dependencies = _dependencies(graph[key], graph)
+        needed[key] = dependencies
+        stack.extend(dependencies)
+    return needed
+
+
+def submit_graph(
+    client: Client,
+    graph: Mapping[Hashable, Any],
+    keys: Sequence[Hashable],
+    capabilities: dict[str, int] | None,
+    new_task_id: Callable[[], bytes],
+    encode_argument: Callable[[Any], m.TaskArg],
+    function_id: Callable[[Any], bytes],
+    register: Callable[[bytes, ScalerFuture], None],
+    send: Callable[[bytes], None],
+    delete_objects: Callable[[list[bytes]], None],
+    make_future: Callable[[bytes], ScalerFuture],
+    priority: int,
+    flags: int,
+) -> dict[Hashable, Any]:
+    """Submit the graph; returns key -> future for task nodes, key -> value for constants."""
+    missing = [key for key in keys if not _is_key(key, graph)]
+    if missing:
+        raise KeyError(f"key {missing[0]!r} is not in the graph")
+    dependencies = _cull(graph, keys)
+    order = list(graphlib.TopologicalSorter(dependencies).static_order())  # raises CycleError
+
+    # What each key resolves to: ("task", task id, result object id) or ("value", constant).
+    resolved: dict[Hashable, tuple[str, Any, Any]] = {}
+    nodes: list[m.GraphNode] = []
+    for key in order:
+        value = graph[key]
+        if is_task(value):
+            task_id = new_task_id()
+            result_id = random_object_id(client.identity)
+            args, depends_on = [], []
+            for arg in value[1:]:
+                if _is_key(arg, graph):
+                    kind, first, second = resolved[arg]
+                    if kind == "task":
+                        args.append(m.TaskArg(m.ArgKind.OBJECT, second))
+                        depends_on.append(first)
+                    else:
+                        args.append(encode_argument(first))
+                else:
+                    args.append(encode_argument(arg))
+            function = value[0]
+            task = m.Task(
+                task_id=task_id, client_id=client.identity, function_id=function_id(function),
+                serializer_id=client._serializer_id, args=tuple(args), kwargs={},
+                capabilities=dict(capabilities or {}), priority=priority, flags=flags,
+                function_name=getattr(function, "__qualname__", type(function).__name__), result_object_id=result_id,
+            )  # fmt: skip
+            nodes.append(m.GraphNode(task, tuple(depends_on)))
+            resolved[key] = ("task", task_id, result_id)
+        elif _is_key(value, graph):
+            resolved[key] = resolved[value]
+        else:
+            resolved[key] = ("value", value, None)
+
+    results: dict[Hashable, Any] = {}
+    targets: list[bytes] = []
+    futures: list[ScalerFuture] = []
+    for key in keys:
+        kind, first, _ = resolved[key]
+        if kind == "value":
+            results[key] = first
+            continue
+        future = next((f for f in futures if f.task_id == first), None)
+        if future is None:
+            future = make_future(first)
+            future.keeps_result_object = True
+            register(first, future)
+            futures.append(future)
+            targets.append(first)
+        results[key] = future
+    if nodes:
+        _delete_when_done(futures, [n.task.result_object_id for n in nodes], delete_objects)
+        send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))))
+    return results
+
+
+def _delete_when_done(
+    futures: list[ScalerFuture], object_ids: list[bytes], delete: Callable[[list[bytes]], None]
+) -> None:
+    """Delete the graph's result objects once every requested result has been fetched (or has failed)."""
+    remaining = [len(futures)]
+    lock = threading.Lock()
+
+    def on_done(_: Any) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            try:
+                delete(object_ids)
+            except Exception:  # the client is closing: its objects are deleted with it anyway
+                pass
+
+    for future in futures:
+        future.add_done_callback(on_done)

@@ -1,0 +1,79 @@
+"""Graph tasks (``Client.get``) against a real local cluster."""
+
+from __future__ import annotations
+
+import graphlib
+import operator
+import os
+
+import pytest
+
+from scaler import Client
+
+
+def inc(x: int) -> int:
+    return x + 1
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def fail_on(x: int) -> int:
+    raise ArithmeticError(f"node failed on {x}")
+
+
+def pid_of(_: object) -> int:
+    return os.getpid()
+
+
+def nested_graph(n: int) -> int:
+    with Client() as inner:
+        return inner.get({"a": n, "b": (inc, "a"), "c": (add, "a", "b")}, ["c"])["c"]  # type: ignore[no-any-return]
+
+
+def test_simple_graph(client: Client) -> None:
+    graph = {"x": 1, "y": (inc, "x"), "z": (add, "x", "y"), "alias": "z", "unused": (fail_on, 0)}
+    assert client.get(graph, ["z", "x", "alias"]) == {"z": 3, "x": 1, "alias": 3}
+    assert client.get(graph, "y") == {"y": 2}
+
+
+def test_literals_and_big_arguments(client: Client) -> None:
+    blob = b"x" * 200_000
+    graph = {"b": blob, "n": (len, "b"), "m": (operator.mul, "n", 2), "s": (len, b"literal")}
+    assert client.get(graph, ["m", "s"]) == {"m": 400_000, "s": 7}
+
+
+def test_independent_nodes_run_in_parallel(client: Client) -> None:
+    graph = {f"p{i}": (pid_of, i) for i in range(40)}
+    result = client.get(graph, list(graph))
+    assert len(set(result.values())) == 2  # both workers took part
+
+
+def test_failure_propagates_to_dependents_with_the_original_exception(client: Client) -> None:
+    graph = {"a": 1, "bad": (fail_on, "a"), "after": (inc, "bad"), "later": (add, "after", "a"), "ok": (inc, "a")}
+    futures = client.get(graph, ["later", "ok"], block=False)
+    with pytest.raises(ArithmeticError, match="node failed on 1"):
+        futures["later"].result(timeout=30)
+    assert futures["ok"].result(timeout=30) == 2
+
+
+def test_invalid_graphs_are_rejected_before_anything_runs(client: Client) -> None:
+    with pytest.raises(KeyError, match="missing"):
+        client.get({"a": 1}, ["missing"])
+    with pytest.raises(graphlib.CycleError):
+        client.get({"a": (inc, "b"), "b": (inc, "a")}, ["a"])
+
+
+def test_large_graph(client: Client) -> None:
+    n = 10_000
+    graph: dict[str, object] = {"n0": 0}
+    for i in range(1, n):
+        graph[f"n{i}"] = (inc, f"n{i - 1}") if i % 100 else (inc, "n0")
+    graph["total"] = (add, f"n{n - 1}", "n99")
+    result = client.get(graph, ["total", "n5000"])
+    assert result == {"total": 100 + 99, "n5000": 1}  # n9999 = 1 + 99 (chain from n9900); n5000 = inc(n0)
+
+
+def test_nested_graph_inside_a_task(client: Client) -> None:
+    assert client.submit(nested_graph, 5).result(timeout=60) == 11
