@@ -188,3 +188,28 @@ def test_unreachable_scheduler_fails_fast() -> None:
     with pytest.raises(ConnectionError):
         Client(address="tcp://127.0.0.1:1", timeout_seconds=1)
     assert time.monotonic() - started < 30
+
+
+def chatty(n: int) -> int:
+    import sys
+
+    print(f"hello from task {n}")
+    print(f"warning from task {n}", file=sys.stderr)
+    return n
+
+
+def test_stream_output_reaches_the_client_labelled_by_task(
+    cluster: SchedulerClusterCombo, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with Client(address=cluster.get_address(), stream_output=True) as client:
+        future = client.submit(chatty, 7)
+        assert future.result(timeout=30) == 7
+        deadline = time.monotonic() + 10
+        out = err = ""
+        while time.monotonic() < deadline and ("hello from task 7" not in out or "warning" not in err):
+            captured = capfd.readouterr()
+            out, err = out + captured.out, err + captured.err
+            time.sleep(0.05)
+    label = f"[task {future.task_id.hex()[:12]}]"
+    assert f"{label} hello from task 7" in out
+    assert f"{label} warning from task 7" in err
