@@ -75,3 +75,43 @@ def load_exception(payload: Payload) -> BaseException:
 
 class UnpicklableTaskError(Exception):
     """The task raised an exception that could not be pickled; this carries its type and message."""
+
+
+# --- objects in object storage ---------------------------------------------------------------------------------
+#
+# An uploaded object is a list of frames whose first frame says how to read the rest:
+#   b"S"  frame 1 is a payload of the task's serializer (functions, custom-serializer values, small values)
+#   b"B"  frame 1 is a raw ``bytes`` value: no pickling at all on either side
+#   b"P"  frame 1 is a pickle (protocol 5) and frames 2.. its out-of-band buffers (numpy arrays and the like):
+#         the client sends the array's memory as it is, without an intermediate copy
+SERIALIZED, RAW_BYTES, PICKLE_OOB = b"S", b"B", b"P"
+
+
+def encode_object_frames(value: Any, serializer: Serializer) -> list[Any]:
+    """The frames to upload for ``value`` (see above); the caller decides inline vs. upload by their size."""
+    if not isinstance(serializer, DefaultSerializer):
+        return [SERIALIZED, serializer.serialize(value)]
+    if type(value) is bytes:
+        return [RAW_BYTES, value]
+    buffers: list[pickle.PickleBuffer] = []
+    header = cloudpickle.dumps(value, protocol=5, buffer_callback=buffers.append)
+    if not buffers:
+        return [SERIALIZED, header]
+    return [PICKLE_OOB, header, *(buffer.raw() for buffer in buffers)]
+
+
+def frames_size(frames: list[Any]) -> int:
+    return sum(len(memoryview(frame)) for frame in frames[1:])
+
+
+def decode_object_frames(frames: list[Any], serializer: Serializer) -> Any:
+    """The value of an uploaded object; ``frames`` are buffers (zmq frames' ``.buffer`` or bytes)."""
+    kind = bytes(frames[0])
+    if kind == SERIALIZED:
+        return serializer.deserialize(frames[1])
+    if kind == RAW_BYTES:
+        return bytes(frames[1])
+    if kind == PICKLE_OOB:
+        # Copy each buffer into writable memory: users expect to be able to modify the arrays they receive.
+        return pickle.loads(frames[1], buffers=[bytearray(frame) for frame in frames[2:]])
+    raise ValueError(f"unknown object encoding {kind!r}")

@@ -241,7 +241,8 @@ class ClientAgent(threading.Thread):
             error = errors.ObjectStorageError(f"the result of task {result.task_id.hex()} was lost in object storage")
             future._finish(error=error)
             return
-        data = frames[0] if frames else b""
+        # Inline: one frame, the payload. From object storage: [encoding, payload] (see scaler.serialization).
+        data = frames[-1] if frames else b""
         buffer = data.buffer if isinstance(data, zmq.Frame) else data
         status = result.status
         if status is m.ResultStatus.CANCELED:

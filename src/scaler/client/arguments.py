@@ -17,12 +17,14 @@ from typing import Any
 
 from scaler import errors
 from scaler.client.object_reference import ObjectReference
-from scaler.ids import content_object_id
+from scaler.ids import content_object_id, random_object_id
 from scaler.protocol import codec
 from scaler.protocol import messages as m
-from scaler.serialization import Serializer
+from scaler.serialization import SERIALIZED, Serializer, encode_object_frames, frames_size
 
 INLINE_ARG_LIMIT = 64 * 1024
+_CONTENT_ID_LIMIT = 1024 * 1024
+_SMALL_TYPES = frozenset({int, float, bool, type(None), complex})
 _STRONG_CACHE_SIZE = 16
 _IMMUTABLE_TYPES = (bytes, str, frozenset)
 
@@ -78,25 +80,40 @@ class PayloadEncoder:
             cached = self._cached_argument(key, value)
             if cached is not None:
                 return cached
-        payload = self._serializer.serialize(value)
-        if len(payload) <= INLINE_ARG_LIMIT:
-            return m.TaskArg(m.ArgKind.INLINE, payload)
-        arg = m.TaskArg(m.ArgKind.OBJECT, self.upload_payload(payload))
+        if type(value) in _SMALL_TYPES:  # the hot path: an int or a short string, serialized once, inline
+            return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
+        frames = encode_object_frames(value, self._serializer)
+        if frames[0] == SERIALIZED and len(frames[1]) <= INLINE_ARG_LIMIT:
+            return m.TaskArg(m.ArgKind.INLINE, frames[1])
+        if frames_size(frames) <= INLINE_ARG_LIMIT:  # small raw bytes or a small array: inline is cheaper
+            return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
+        arg = m.TaskArg(m.ArgKind.OBJECT, self._upload_frames(frames))
         self._remember(key, value, arg)
         return arg
 
     def send_object(self, value: Any, name: str | None) -> ObjectReference:
-        payload = self._serializer.serialize(value)
-        object_id = self.upload_payload(payload)
-        reference = ObjectReference((name or f"<{type(value).__name__}>").encode(), len(payload), object_id)
+        frames = encode_object_frames(value, self._serializer)
+        object_id = self._upload_frames(frames)
+        reference = ObjectReference((name or f"<{type(value).__name__}>").encode(), frames_size(frames), object_id)
         self.references[object_id] = reference
         return reference
 
     def upload_payload(self, payload: bytes) -> bytes:
-        object_id = content_object_id(self._client_id, payload, self._generation)
-        if object_id not in self._uploaded:
+        """Upload a payload of the client's serializer (a function, the serializer itself)."""
+        return self._upload_frames([SERIALIZED, payload])
+
+    def _upload_frames(self, frames: list[Any]) -> bytes:
+        # Content ids make re-uploads of equal values free, but hashing costs ~1 s/GB: large objects get a
+        # random id, and their re-use is caught by the identity cache instead.
+        size = frames_size(frames)
+        if size <= _CONTENT_ID_LIMIT:
+            object_id = content_object_id(self._client_id, b"".join(bytes(f) for f in frames), self._generation)
+            if object_id in self._uploaded:
+                return object_id
             self._uploaded.add(object_id)
-            self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), payload])
+        else:
+            object_id = random_object_id(self._client_id)
+        self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), *frames])
         return object_id
 
     def _forget_callback(self, key: int) -> Callable[[weakref.ref[Any]], None]:

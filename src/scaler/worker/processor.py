@@ -29,7 +29,7 @@ from scaler.io.object_client import ObjectStorageConnection
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
-from scaler.serialization import DEFAULT_SERIALIZER, Serializer, dump_exception
+from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, Serializer, decode_object_frames, dump_exception
 from scaler.worker.context import TaskContext, set_task_context
 from scaler.worker.output import capture_output
 from scaler.worker.preload import run_preload
@@ -113,13 +113,13 @@ class Processor:
             self.current_task = None
             set_task_context(None)
         if task.result_object_id and status is m.ResultStatus.SUCCESS:
-            storage.put(task.result_object_id, [payload])  # a graph node: its dependents read it there
+            storage.put(task.result_object_id, [SERIALIZED, payload])  # a graph node: its dependents read it there
             result_arg = m.TaskArg(m.ArgKind.OBJECT, task.result_object_id)
         elif len(payload) <= INLINE_RESULT_LIMIT:
             result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
         else:
             object_id = random_object_id(task.client_id)
-            storage.put(object_id, [payload])
+            storage.put(object_id, [SERIALIZED, payload])
             result_arg = m.TaskArg(m.ArgKind.OBJECT, object_id)
         profile = None
         if profiling:
@@ -131,7 +131,7 @@ class Processor:
             return DEFAULT_SERIALIZER
         serializer = self._cache.get(task.serializer_id)
         if serializer is None:
-            serializer = DEFAULT_SERIALIZER.deserialize(self._fetch(task.serializer_id))
+            serializer = decode_object_frames(self._fetch(task.serializer_id), DEFAULT_SERIALIZER)
             self._cache[task.serializer_id] = serializer
         return serializer  # type: ignore[no-any-return]
 
@@ -139,7 +139,7 @@ class Processor:
         try:
             return self._cache[object_id]
         except KeyError:
-            value = serializer.deserialize(self._fetch(object_id))
+            value = decode_object_frames(self._fetch(object_id), serializer)
             self._cache[object_id] = value
             return value
 
@@ -148,12 +148,12 @@ class Processor:
             return serializer.deserialize(arg.data)
         return self._load(arg.data, serializer)
 
-    def _fetch(self, object_id: bytes) -> memoryview:
+    def _fetch(self, object_id: bytes) -> list[memoryview]:
         assert self._storage is not None
         frames = self._storage.get(object_id)
-        if len(frames) != 1:
-            raise ObjectStorageError(f"object {object_id.hex()} has {len(frames)} parts, expected 1")
-        return frames[0].buffer
+        if len(frames) < 2:
+            raise ObjectStorageError(f"object {object_id.hex()} is malformed ({len(frames)} frames)")
+        return [frame.buffer for frame in frames]
 
     def _connect_storage(self, address: str) -> ObjectStorageConnection:
         if self._storage is None or self._storage.address != address:

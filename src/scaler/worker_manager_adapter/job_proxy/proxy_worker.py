@@ -23,7 +23,7 @@ from scaler.io.object_client import ObjectStorageConnection
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
-from scaler.serialization import dump_exception
+from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, decode_object_frames, dump_exception
 from scaler.worker.agent.task_queue import AgentTaskQueue
 from scaler.worker_manager_adapter.job_proxy.backend import JobBackend, JobOutcome
 from scaler.worker_manager_adapter.job_proxy.payload import build_payload, parse_outcome
@@ -185,10 +185,15 @@ class JobProxyWorker:
         return arg.data if arg.kind is m.ArgKind.INLINE else self._fetch(arg.data)
 
     def _fetch(self, object_id: bytes) -> bytes:
+        """An uploaded object as one payload of the task's serializer (what the remote runner decodes)."""
         if self._storage is None:
             self._storage = ObjectStorageConnection(self._context, self._storage_address)
-        frames = self._storage.get(object_id, timeout=60)
-        return b"".join(frame.bytes for frame in frames)
+        frames = [frame.buffer for frame in self._storage.get(object_id, timeout=60)]
+        if bytes(frames[0]) == SERIALIZED:
+            return bytes(frames[1])
+        # Raw bytes or a pickle with out-of-band buffers (only ever made by the default serializer): re-pickle
+        # it in one piece, since the runner has no object storage to read buffers from.
+        return DEFAULT_SERIALIZER.serialize(decode_object_frames(frames, DEFAULT_SERIALIZER))
 
     def _poll(self) -> None:
         try:
@@ -240,7 +245,7 @@ class JobProxyWorker:
         if len(payload) <= INLINE_RESULT_LIMIT or self._storage is None:
             return m.TaskArg(m.ArgKind.INLINE, payload)
         object_id = random_object_id(task.client_id)
-        self._storage.put(object_id, [payload])
+        self._storage.put(object_id, [SERIALIZED, payload])
         return m.TaskArg(m.ArgKind.OBJECT, object_id)
 
     def _send(self, message: Any) -> None:
