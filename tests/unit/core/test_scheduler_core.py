@@ -195,3 +195,57 @@ def test_client_timeout_drops_client() -> None:
     connect(core)
     core.tick(10.0)
     assert CLIENT not in core.clients
+
+
+def test_load_balancing_moves_queued_tasks_to_an_idle_worker_after_repeated_advice() -> None:
+    core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=2, client_timeout_seconds=1e9,
+                     worker_timeout_seconds=1e9)  # fmt: skip
+    connect(core, workers=(W1,))
+    for n in range(10):
+        core.handle(CLIENT, task(n), 0.0)
+    core.flush()
+    core.handle(W2, worker_heartbeat(), 0.5)  # joins late and idle
+    core.flush()
+    core.tick(1.0)
+    assert not sent(core.flush().to_peers, W1, m.TaskCancel)  # advice seen once: not yet
+    core.tick(2.0)
+    cancels = sent(core.flush().to_peers, W1, m.TaskCancel)
+    assert cancels and all(not c.force for c in cancels)  # type: ignore[attr-defined]
+    for cancel in cancels:
+        core.handle(W1, m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED), 2.1)  # type: ignore[attr-defined]
+    moved = sent(core.flush().to_peers, W2, m.Task)
+    assert {t.task_id for t in moved} == {c.task_id for c in cancels}  # type: ignore[attr-defined]
+    core.tick(3.0)  # the same streak does not act twice
+    assert not sent(core.flush().to_peers, W1, m.TaskCancel)
+
+
+def test_graph_nodes_wait_for_dependencies_and_failures_cascade() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    a, b, c = task(1), task(2), task(3)
+    graph = m.GraphTask(b"g", (m.GraphNode(a, ()), m.GraphNode(b, (a.task_id,)), m.GraphNode(c, (b.task_id,))),
+                        (c.task_id,))  # fmt: skip
+    core.handle(CLIENT, graph, 0.0)
+    assert [t.task_id for t in sent(core.flush().to_peers, W1, m.Task)] == [a.task_id]  # type: ignore[attr-defined]
+    ok = m.TaskResult(a.task_id, m.ResultStatus.SUCCESS, m.TaskArg(m.ArgKind.OBJECT, b"r"), None)
+    core.handle(W1, ok, 1.0)
+    out = core.flush().to_peers
+    assert not sent(out, CLIENT, m.TaskResult)  # intermediate node: not reported
+    assert [t.task_id for t in sent(out, W1, m.Task)] == [b.task_id]  # type: ignore[attr-defined]
+    failed = m.TaskResult(b.task_id, m.ResultStatus.FAILED, m.TaskArg(m.ArgKind.INLINE, b"exc"), None)
+    core.handle(W1, failed, 2.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [(r.task_id, r.status) for r in results] == [(c.task_id, m.ResultStatus.FAILED)]  # type: ignore[attr-defined]
+    assert not core.tasks
+
+
+def test_graph_with_a_cycle_is_refused() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    a, b = task(1), task(2)
+    core.handle(
+        CLIENT, m.GraphTask(b"g", (m.GraphNode(a, (b.task_id,)), m.GraphNode(b, (a.task_id,))), (a.task_id,)), 0
+    )
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [r.status for r in results] == [m.ResultStatus.SCHEDULER_ERROR]  # type: ignore[attr-defined]
+    assert not core.tasks
