@@ -8,8 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from scaler.config.sections.logging_options import LoggingConfig
-
-LOG_FORMAT = "%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s"
+from scaler.io.logs import LOG_FORMAT
 
 # Handlers this module installed, marked so that a second call replaces them instead of doubling every line.
 _OWNED_MARK = "_scaler_log_setup"

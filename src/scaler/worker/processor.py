@@ -25,6 +25,7 @@ import zmq
 from scaler.errors import ObjectStorageError
 from scaler.ids import owner_prefix, random_object_id
 from scaler.io.lifetime import exit_with_parent
+from scaler.io.logs import basic_logging
 from scaler.io.object_client import ObjectStorageConnection
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
@@ -215,7 +216,7 @@ def _malloc_trim() -> None:
 def main(argv: list[str]) -> None:
     task_fd, result_fd, scheduler_address, gc_interval, trim_threshold, preload, log_level, agent_pid = argv
     exit_with_parent(int(agent_pid))  # a processor must never outlive its agent
-    logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s")
+    basic_logging(log_level)
     processor = Processor(int(task_fd), int(result_fd), scheduler_address, float(gc_interval), int(trim_threshold))
     try:
         processor.run(preload or None)

@@ -17,7 +17,6 @@ import logging
 import os
 import socket
 import subprocess
-import sys
 import time
 from typing import Any
 
@@ -25,7 +24,6 @@ import psutil
 import zmq
 
 from scaler.ids import new_worker_id, short
-from scaler.io.lifetime import exit_with_parent_from_env
 from scaler.io.loop import make_event_loop
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
@@ -40,7 +38,7 @@ CHECK_SECONDS = 0.05
 
 
 class WorkerAgent:
-    def __init__(self, options: WorkerOptions) -> None:
+    def __init__(self, options: WorkerOptions, first_processor: ProcessorHandle | None = None) -> None:
         self.options = options
         self.worker_id = options.worker_id.encode() if options.worker_id else new_worker_id(options.worker_id_prefix)
         self._context: zmq.Context[Any] = zmq.Context()
@@ -60,7 +58,10 @@ class WorkerAgent:
         self.loop.call_every(options.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
         self.loop.call_every(CHECK_SECONDS, self._check_processors)
         self.loop.after_each_wake(self._flush)
-        self._start_processor()
+        if first_processor is None:
+            self._start_processor()
+        else:
+            self._adopt(first_processor)
 
     # --- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -84,7 +85,9 @@ class WorkerAgent:
         return self.exit_code
 
     def _start_processor(self) -> ProcessorHandle:
-        processor = ProcessorHandle(self.options)
+        return self._adopt(ProcessorHandle(self.options))
+
+    def _adopt(self, processor: ProcessorHandle) -> ProcessorHandle:
         self._processors.append(processor)
         self.loop.add_reader(processor.result_fd, lambda: self._on_processor(processor))
         return processor
@@ -313,16 +316,7 @@ class WorkerAgent:
             self._scheduler.send(codec.encode(outbox))
 
 
-def run_worker(options: WorkerOptions) -> int:
-    agent = WorkerAgent(options)
+def run_worker(options: WorkerOptions, first_processor: ProcessorHandle | None = None) -> int:
+    agent = WorkerAgent(options, first_processor)
     agent.loop.stop_on_signals()
     return agent.run()
-
-
-def main() -> None:
-    exit_with_parent_from_env()
-    options = WorkerOptions.from_json(sys.argv[1])
-    logging.basicConfig(
-        level=options.logging_level, format="%(asctime)s %(levelname)s scaler[%(process)d]: %(message)s"
-    )
-    sys.exit(run_worker(options))
