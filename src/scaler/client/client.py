@@ -19,6 +19,7 @@ from typing import Any
 from scaler import errors
 from scaler.client.agent import ClientAgent
 from scaler.client.arguments import PayloadEncoder
+from scaler.client.executor import ScalerExecutor
 from scaler.client.future import ScalerFuture
 from scaler.client.graph import submit_graph
 from scaler.client.object_reference import ObjectReference
@@ -240,6 +241,10 @@ class Client:
         if not block:
             return futures
         return {key: value.result() if isinstance(value, ScalerFuture) else value for key, value in futures.items()}
+
+    def executor(self) -> ScalerExecutor:
+        """A ``concurrent.futures.Executor`` submitting through this client; its shutdown leaves the client open."""
+        return ScalerExecutor(self)
 
     def send_object(self, obj: Any, name: str | None = None) -> ObjectReference:
         """Upload ``obj`` once; pass the returned reference as an argument to any number of tasks."""

@@ -50,6 +50,8 @@ class SchedulerClusterCombo:
         worker_manager_id: str = "combo",
         preload: str | None = None,
         logging_level: str = "WARNING",
+        logging_paths: tuple[str, ...] = ("/dev/stdout",),
+        logging_config_file: str | None = None,
     ) -> None:
         if address is None:
             address = f"tcp://127.0.0.1:{free_tcp_port()}"
@@ -101,9 +103,10 @@ class SchedulerClusterCombo:
         )
         for _ in range(n_workers):
             self._start([python, "-m", "scaler.worker.agent", options.to_json()])
-        # object_retention_seconds is accepted for interface compatibility: objects live as long as their
-        # owning client and are freed when it leaves, which is the stricter rule.
-        del object_retention_seconds
+        # Accepted for interface compatibility (libraries such as parfun pass them): objects live as long as
+        # their owning client and are freed when it leaves, which is the stricter rule; and the combo's
+        # processes log at ``logging_level`` to their standard streams.
+        del object_retention_seconds, logging_paths, logging_config_file
 
     def _start(self, command: list[str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).

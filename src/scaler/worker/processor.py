@@ -222,7 +222,3 @@ def main(argv: list[str]) -> None:
         processor.run(preload or None)
     except KeyboardInterrupt:
         pass
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])

@@ -19,6 +19,12 @@ from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
 
 
+# Not ``-m scaler.worker.processor``: that would run the module as ``__main__``, a second copy of it, and
+# ``Processor.get_current_processor()`` (which libraries such as parfun call from inside tasks) would then
+# look at a class that is not the one running the task.
+_PROCESSOR_MAIN = "import sys; from scaler.worker.processor import main; main(sys.argv[1:])"
+
+
 class ProcessorState(enum.Enum):
     STARTING = "starting"
     IDLE = "idle"
@@ -31,7 +37,7 @@ class ProcessorHandle:
         task_read, self.task_fd = os.pipe()
         self.result_fd, result_write = os.pipe()
         command = [
-            sys.executable, "-m", "scaler.worker.processor", str(task_read), str(result_write),
+            sys.executable, "-c", _PROCESSOR_MAIN, str(task_read), str(result_write),
             options.scheduler_address,
             str(options.garbage_collect_interval_seconds), str(options.trim_memory_threshold_bytes),
             options.preload or "", options.logging_level, str(os.getpid()),
