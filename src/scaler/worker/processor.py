@@ -16,7 +16,6 @@ import ctypes
 import gc
 import logging
 import os
-import sys
 import time
 from typing import Any
 

@@ -18,7 +18,6 @@ from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
 
-
 # Not ``-m scaler.worker.processor``: that would run the module as ``__main__``, a second copy of it, and
 # ``Processor.get_current_processor()`` (which libraries such as parfun call from inside tasks) would then
 # look at a class that is not the one running the task.
