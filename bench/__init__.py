@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of Scaler and its peers (see bench/README.md)."""

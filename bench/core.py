@@ -1,0 +1,429 @@
+"""Measurement code, written once against a small backend interface.
+
+Every system (ours, opengris-scaler, Dask, Ray, ProcessPoolExecutor) implements :class:`Backend`; the functions
+below measure it. Nothing here asserts on time: the numbers are recorded and printed, never judged.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import IO, Any, Protocol
+
+from bench import tasks
+
+MB = 1_000_000
+
+
+class FutureLike(Protocol):
+    def result(self, timeout: float | None = None) -> Any: ...
+
+
+class Backend(ABC):
+    """One system under test. A backend is started once per cluster life (``start`` .. ``shutdown``)."""
+
+    #: short name used on the command line and in the table
+    name: str = "?"
+
+    @abstractmethod
+    def version(self) -> str:
+        """Version string of the system (imported here, so an import failure shows up as an error)."""
+
+    @abstractmethod
+    def start(self, n_workers: int) -> None:
+        """Start a local cluster of ``n_workers`` single-task workers and connect a client to it."""
+
+    @abstractmethod
+    def submit(self, fn: Callable[..., Any], *args: Any) -> FutureLike:
+        """Submit one task; the returned object has ``.result()``."""
+
+    def gather(self, futures: Sequence[FutureLike]) -> list[Any]:
+        """Results of many submitted tasks, in order (the system's idiomatic way to wait for a batch)."""
+        return [future.result() for future in futures]
+
+    @abstractmethod
+    def map(self, fn: Callable[..., Any], xs: Sequence[Any]) -> list[Any]:
+        """The system's ``map``: one task per element, results as a list."""
+
+    def put(self, obj: Any) -> Any:
+        """Store ``obj`` in the cluster once; return a reference usable as a positional task argument.
+
+        Systems without such a facility return None (the table prints "-").
+        """
+        return None
+
+    @abstractmethod
+    def shutdown(self) -> None:
+        """Disconnect the client and stop every process of the cluster."""
+
+
+@dataclass
+class Settings:
+    n_workers: int = 2
+    map_tasks: int = 10_000
+    map_reps: int = 3
+    submit_tasks: int = 10_000
+    submit_reps: int = 3
+    latency_warmup: int = 100
+    latency_samples: int = 2_000
+    rtt_sizes_mb: list[int] = field(default_factory=lambda: [1, 10, 100])
+    rtt_reps: int = 3
+    efficiency_tasks: int = 200
+    efficiency_task_s: float = 0.020
+    efficiency_reps: int = 2
+    start_cycles: int = 3  # cluster lives measured for start_to_first_result and shutdown (the main one included)
+    rep_budget_s: float = 60.0  # no further repetition of a measurement once its repetitions took this long
+
+    @classmethod
+    def quick(cls) -> Settings:
+        return cls(
+            map_tasks=1_000,
+            map_reps=1,
+            submit_tasks=1_000,
+            submit_reps=1,
+            latency_warmup=20,
+            latency_samples=200,
+            rtt_sizes_mb=[1, 10],
+            rtt_reps=1,
+            efficiency_tasks=40,
+            efficiency_reps=1,
+            start_cycles=1,
+            rep_budget_s=10.0,
+        )
+
+
+class Recorder:
+    """Collects results and streams each one as a JSON line (so a run killed half-way still reports what it had)."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        self.stream = stream
+        self.results: dict[str, Any] = {}
+        self.errors: dict[str, str] = {}
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        if self.stream is not None:
+            self.stream.write(json.dumps(record) + "\n")
+            self.stream.flush()
+
+    def begin(self, step: str) -> None:
+        self._emit({"event": "begin", "step": step, "t": time.time()})
+        print(f"[bench] {step} ...", file=sys.stderr, flush=True)
+
+    def value(self, key: str, value: Any) -> None:
+        self.results[key] = value
+        self._emit({"event": "value", "key": key, "value": value})
+        print(f"[bench]   {key} = {value}", file=sys.stderr, flush=True)
+
+    def error(self, step: str, exc: BaseException) -> None:
+        text = f"{type(exc).__name__}: {exc}"
+        self.errors[step] = text
+        self._emit({"event": "error", "step": step, "error": text, "traceback": traceback.format_exc()})
+        print(f"[bench]   {step} FAILED: {text}", file=sys.stderr, flush=True)
+
+
+def median(values: Iterable[float]) -> float:
+    return float(statistics.median(list(values)))
+
+
+def repeated(measure: Callable[[], float], reps: int, budget_s: float) -> float:
+    """Median of up to ``reps`` runs of ``measure``: at least one, and no new one once ``budget_s`` has passed."""
+    values: list[float] = []
+    t0 = time.perf_counter()
+    while len(values) < max(1, reps):
+        values.append(measure())
+        if time.perf_counter() - t0 >= budget_s:
+            break
+    return median(values)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100.0 * (len(ordered) - 1))))
+    return float(ordered[index])
+
+
+# --- payloads ---------------------------------------------------------------------------------------------------
+
+
+class Payloads:
+    """Makes distinct pseudo-random payloads: incompressible (no system gains from compressing them) and each one
+    different from the last (no system gains from recognising content it has seen)."""
+
+    def __init__(self) -> None:
+        self._counter = 0
+        self._base: dict[int, bytes] = {}
+
+    def make(self, kind: str, size: int) -> Any:
+        import random
+
+        if size not in self._base:
+            self._base[size] = random.Random(size).randbytes(size)
+        self._counter += 1
+        buf = bytearray(self._base[size])
+        stamp = self._counter.to_bytes(8, "little")
+        buf[: len(stamp)] = stamp[:size]
+        if kind == "bytes":
+            return bytes(buf)
+        import numpy
+
+        return numpy.frombuffer(buf, dtype=numpy.uint8).copy()
+
+
+_PAYLOADS = Payloads()
+
+
+# --- measurements -----------------------------------------------------------------------------------------------
+
+
+def measure_first_result(backend: Backend, n_workers: int) -> float:
+    """Seconds from before starting the cluster to the first task's result in hand."""
+    t0 = time.perf_counter()
+    backend.start(n_workers)
+    result = backend.submit(tasks.noop, 1).result()
+    elapsed = time.perf_counter() - t0
+    if result != 1:
+        raise RuntimeError(f"first task returned {result!r}, expected 1")
+    return elapsed
+
+
+def measure_shutdown(backend: Backend) -> float:
+    t0 = time.perf_counter()
+    backend.shutdown()
+    return time.perf_counter() - t0
+
+
+def measure_map(backend: Backend, n: int) -> float:
+    xs = list(range(n))
+    t0 = time.perf_counter()
+    results = backend.map(tasks.noop, xs)
+    elapsed = time.perf_counter() - t0
+    if len(results) != n or results[0] != 0 or results[-1] != n - 1:
+        raise RuntimeError(f"map returned wrong results ({len(results)} items)")
+    return n / elapsed
+
+
+def measure_submit(backend: Backend, n: int) -> float:
+    t0 = time.perf_counter()
+    futures = [backend.submit(tasks.noop, i) for i in range(n)]
+    results = backend.gather(futures)
+    elapsed = time.perf_counter() - t0
+    if len(results) != n or results[-1] != n - 1:
+        raise RuntimeError(f"submit/gather returned wrong results ({len(results)} items)")
+    return n / elapsed
+
+
+def measure_latency(backend: Backend, warmup: int, samples: int, budget_s: float) -> tuple[float, float, int]:
+    """(median ms, p99 ms, samples taken) of sequential ``submit(noop, i).result()``.
+
+    Sampling stops early (after at least 100 samples) once it has taken ``budget_s``, so a slow system still finishes.
+    """
+    for i in range(warmup):
+        backend.submit(tasks.noop, i).result()
+    timings: list[float] = []
+    start = time.perf_counter()
+    for i in range(samples):
+        t0 = time.perf_counter()
+        backend.submit(tasks.noop, i).result()
+        timings.append(time.perf_counter() - t0)
+        if len(timings) >= 100 and time.perf_counter() - start >= budget_s:
+            break
+    return median(timings) * 1e3, percentile(timings, 99) * 1e3, len(timings)
+
+
+def _timed_call(backend: Backend, arg: Any, expected: int) -> float:
+    t0 = time.perf_counter()
+    got = backend.submit(tasks.nbytes, arg).result()
+    elapsed = time.perf_counter() - t0
+    if got != expected:
+        raise RuntimeError(f"nbytes task returned {got!r}, expected {expected}")
+    return elapsed
+
+
+def measure_round_trips(backend: Backend, kind: str, size_mb: int, reps: int, budget_s: float, rec: Recorder) -> None:
+    """Round trip of ``nbytes(x)`` for one payload kind and size: fresh object, same object again, put reference."""
+    size = size_mb * MB
+    payloads = _PAYLOADS
+    prefix = f"rtt_{kind}_{size_mb}MB"
+
+    step = f"{prefix}_fresh_s"
+    rec.begin(step)
+    try:
+        def fresh() -> float:
+            return _timed_call(backend, payloads.make(kind, size), size)
+
+        rec.value(step, repeated(fresh, reps, budget_s))
+    except Exception as exc:  # one failing metric must not stop the others
+        rec.error(step, exc)
+
+    step = f"{prefix}_reuse_s"
+    rec.begin(step)
+    try:
+        obj = payloads.make(kind, size)
+        _timed_call(backend, obj, size)  # first use: the object is new to the system
+        rec.value(step, repeated(lambda: _timed_call(backend, obj, size), reps, budget_s))
+    except Exception as exc:
+        rec.error(step, exc)
+
+    step = f"{prefix}_put_s"
+    rec.begin(step)
+    try:
+        obj = payloads.make(kind, size)
+        t0 = time.perf_counter()
+        ref = backend.put(obj)
+        put_s = time.perf_counter() - t0
+        if ref is None:
+            rec.value(step, None)
+            rec.value(f"{prefix}_put_once_s", None)
+        else:
+            del obj
+            _timed_call(backend, ref, size)  # first task on the reference (may move the object to a worker)
+            rec.value(f"{prefix}_put_once_s", put_s)
+            rec.value(step, repeated(lambda: _timed_call(backend, ref, size), reps, budget_s))
+            del ref
+    except Exception as exc:
+        rec.error(step, exc)
+    gc.collect()
+
+
+def measure_efficiency(backend: Backend, n_tasks: int, task_s: float, n_workers: int) -> tuple[float, float]:
+    """(efficiency, stretch) of ``n_tasks`` tasks that each burn ``task_s`` of CPU, submitted at once.
+
+    efficiency = (n_tasks * task_s / n_workers) / wall time. stretch = mean wall time / mean CPU time of a task inside
+    its worker: 1.0 when the worker had its core to itself, more when other processes competed for it.
+    """
+    t0 = time.perf_counter()
+    futures = [backend.submit(tasks.burn, task_s) for _ in range(n_tasks)]
+    results = backend.gather(futures)
+    wall = time.perf_counter() - t0
+    cpu_total = sum(cpu for cpu, _ in results)
+    wall_total = sum(task_wall for _, task_wall in results)
+    return (n_tasks * task_s / n_workers) / wall, wall_total / max(cpu_total, 1e-9)
+
+
+def run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
+    """Run every measurement on ``backend``; each failure is recorded and the rest still run."""
+    _record_load(rec, "load_at_start")
+    try:
+        _run_all(backend, settings, rec)
+    finally:
+        _record_load(rec, "load_at_end")
+
+
+def _record_load(rec: Recorder, key: str) -> None:
+    """The machine's 1-minute load average: how busy the (shared) machine was, to read the numbers with."""
+    try:
+        rec.value(key, os.getloadavg()[0])
+    except (AttributeError, OSError):
+        pass
+
+
+def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
+    rec.begin("version")
+    try:
+        rec.value("version", backend.version())
+    except Exception as exc:
+        rec.error("version", exc)
+        return
+
+    first_results: list[float] = []
+    shutdowns: list[float] = []
+    rec.begin("start_to_first_result")
+    try:
+        first_results.append(measure_first_result(backend, settings.n_workers))
+    except Exception as exc:
+        rec.error("start_to_first_result_s", exc)
+        _try_shutdown(backend)
+        return
+    rec.value("start_to_first_result_first_s", first_results[0])
+
+    budget = settings.rep_budget_s
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("map_tasks_per_s", lambda: rec.value("map_tasks_per_s", repeated(
+            lambda: measure_map(backend, settings.map_tasks), settings.map_reps, budget))),
+        ("submit_tasks_per_s", lambda: rec.value("submit_tasks_per_s", repeated(
+            lambda: measure_submit(backend, settings.submit_tasks), settings.submit_reps, budget))),
+        ("latency", lambda: _record_latency(backend, settings, rec)),
+        ("efficiency_20ms", lambda: _record_efficiency(backend, settings, rec)),
+    ]
+    for step, action in steps:
+        rec.begin(step)
+        try:
+            action()
+        except Exception as exc:
+            rec.error(step, exc)
+
+    rec.begin("numpy_warmup")
+    try:  # workers import numpy on their first array: keep that one-off cost out of the round-trip numbers
+        small = _PAYLOADS.make("numpy", 8)
+        backend.gather([backend.submit(tasks.nbytes, small) for _ in range(4 * settings.n_workers)])
+    except Exception as exc:
+        rec.error("numpy_warmup", exc)
+    for size_mb in settings.rtt_sizes_mb:
+        for kind in ("bytes", "numpy"):
+            measure_round_trips(backend, kind, size_mb, settings.rtt_reps, settings.rep_budget_s, rec)
+
+    rec.begin("shutdown")
+    try:
+        shutdowns.append(measure_shutdown(backend))
+    except Exception as exc:
+        rec.error("shutdown_s", exc)
+        _try_shutdown(backend)
+        rec.value("start_to_first_result_s", first_results[0])
+        return
+
+    for cycle in range(1, settings.start_cycles):
+        rec.begin(f"start_cycle_{cycle}")
+        try:
+            first_results.append(measure_first_result(backend, settings.n_workers))
+            shutdowns.append(measure_shutdown(backend))
+        except Exception as exc:
+            rec.error(f"start_cycle_{cycle}", exc)
+            _try_shutdown(backend)
+            break
+    rec.value("start_to_first_result_samples_s", first_results)
+    rec.value("shutdown_samples_s", shutdowns)
+    rec.value("start_to_first_result_s", median(first_results))
+    if shutdowns:
+        rec.value("shutdown_s", median(shutdowns))
+
+
+def _record_efficiency(backend: Backend, settings: Settings, rec: Recorder) -> None:
+    stretches: list[float] = []
+
+    def once() -> float:
+        efficiency, stretch = measure_efficiency(backend, settings.efficiency_tasks, settings.efficiency_task_s,
+                                                 settings.n_workers)
+        stretches.append(stretch)
+        return efficiency
+
+    rec.value("efficiency_20ms", repeated(once, settings.efficiency_reps, settings.rep_budget_s))
+    rec.value("efficiency_task_stretch", median(stretches))
+
+
+def _record_latency(backend: Backend, settings: Settings, rec: Recorder) -> None:
+    med, p99, taken = measure_latency(backend, settings.latency_warmup, settings.latency_samples,
+                                      settings.rep_budget_s)
+    rec.value("latency_median_ms", med)
+    rec.value("latency_p99_ms", p99)
+    rec.value("latency_samples_taken", taken)
+
+
+def _try_shutdown(backend: Backend) -> None:
+    try:
+        backend.shutdown()
+    except Exception:
+        traceback.print_exc()
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    return asdict(settings)
