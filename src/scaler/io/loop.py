@@ -15,6 +15,7 @@ import errno
 import heapq
 import itertools
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
@@ -77,6 +78,13 @@ class EventLoop:
             logger.info("received %s, stopping", signal.Signals(signum).name)
             self.stop()
 
+        # The kernel writes a byte to this pipe when a signal arrives, which wakes poll() at once (otherwise a
+        # stop would wait for the next timer, up to a second).
+        wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_read, False)
+        os.set_blocking(wake_write, False)
+        signal.set_wakeup_fd(wake_write)
+        self.add_reader(wake_read, lambda: _drain(wake_read))
         signal.signal(signal.SIGINT, handler)
         signal.signal(signal.SIGTERM, handler)
 
@@ -119,6 +127,14 @@ class EventLoop:
         except Exception:
             logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
 
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
 
 def make_event_loop(name: str = "builtin") -> Loop:
     """``builtin`` (zmq.Poller, the default and the fastest), ``asyncio``, or ``uvloop``."""

@@ -16,6 +16,10 @@ HIGH_WATER_MARK = 0  # unbounded: back-pressure is the scheduler's job (queue si
 
 def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
     socket.setsockopt(zmq.LINGER, 0)
+    # Peers often start together (a combo, the `scaler` launcher): retry a refused connection after 10 ms
+    # rather than zmq's default 100 ms, backing off to 1 s so that a dead endpoint is not hammered.
+    socket.setsockopt(zmq.RECONNECT_IVL, 10)
+    socket.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
     socket.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
     socket.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
     if identity is not None:

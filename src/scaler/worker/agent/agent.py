@@ -79,7 +79,7 @@ class WorkerAgent:
             self._flush()
             for processor in self._processors:
                 processor.kill()
-            self._scheduler.close(linger=500)  # give the disconnect notice a moment to leave
+            self._scheduler.close(linger=100)  # give the disconnect notice a moment to leave
             self._context.term()
             logger.info("worker %s stopped", short(self.worker_id))
         return self.exit_code
