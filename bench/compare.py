@@ -89,15 +89,25 @@ def netns_prefix() -> list[str] | None:
     return [unshare, "--net", "--"] if probe.returncode == 0 else None
 
 
-def run_system(system: System, quick: bool, timeout_s: float, workers: int, out_dir: Path, run_index: int,
-               netns: list[str] | None, allow_host_network: bool) -> Outcome:
+def run_system(
+    system: System,
+    quick: bool,
+    timeout_s: float,
+    workers: int,
+    out_dir: Path,
+    run_index: int,
+    netns: list[str] | None,
+    allow_host_network: bool,
+) -> Outcome:
     outcome = Outcome()
     if not system.python.exists():
         outcome.fatal = f"not installed ({system.setup_hint})"
         return outcome
     if netns is None and system.name in NEEDS_NETNS and not allow_host_network:
-        outcome.fatal = (f"skipped: no private network namespace here (unshare --net) and {NEEDS_NETNS[system.name]};"
-                         " --netns off runs it anyway")
+        outcome.fatal = (
+            f"skipped: no private network namespace here (unshare --net) and {NEEDS_NETNS[system.name]};"
+            " --netns off runs it anyway"
+        )
         return outcome
     stem = f"{system.name}.run{run_index}"
     lines_path = out_dir / f"{stem}.jsonl"
@@ -115,16 +125,34 @@ def run_system(system: System, quick: bool, timeout_s: float, workers: int, out_
     if (venv / "pyvenv.cfg").exists():
         env["VIRTUAL_ENV"] = str(venv)
         env["PATH"] = os.pathsep.join([str(system.python.parent), env.get("PATH", "")])
-    command = [str(system.python), str(BENCH / "run_one.py"), "--system", system.name, "--out", str(lines_path),
-               "--workers", str(workers)] + (["--quick"] if quick else [])
+    command = [
+        str(system.python),
+        str(BENCH / "run_one.py"),
+        "--system",
+        system.name,
+        "--out",
+        str(lines_path),
+        "--workers",
+        str(workers),
+    ] + (["--quick"] if quick else [])
     if netns is not None:
         command = [*netns, *command, "--netns"]
-    print(f"== {system.label}: {' '.join(command)} (timeout {timeout_s:.0f}s, log {log_path})", file=sys.stderr,
-          flush=True)
+    print(
+        f"== {system.label}: {' '.join(command)} (timeout {timeout_s:.0f}s, log {log_path})",
+        file=sys.stderr,
+        flush=True,
+    )
     t0 = time.perf_counter()
     with log_path.open("w", encoding="utf-8") as log:
-        proc = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         timed_out = False
         try:
             returncode = proc.wait(timeout=timeout_s)
@@ -276,8 +304,12 @@ def rows(settings: Settings) -> list[Row]:
         Row("version", "version", _text),
         Row("map_tasks_per_s", f"map, {settings.map_tasks:,} no-op tasks (tasks/s)", _rate, ">= 3400"),
         Row("submit_tasks_per_s", f"submit all then results, {settings.submit_tasks:,} no-op (tasks/s)", _rate),
-        Row("latency_median_ms", f"latency submit().result(), median of <= {settings.latency_samples:,} (ms)",
-            _ms, "<= 0.5"),
+        Row(
+            "latency_median_ms",
+            f"latency submit().result(), median of <= {settings.latency_samples:,} (ms)",
+            _ms,
+            "<= 0.5",
+        ),
         Row("latency_p99_ms", "latency p99 (ms)", _ms),
     ]
     for size in settings.rtt_sizes_mb:
@@ -362,9 +394,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, help="seconds per system and run (default 600, quick 120)")
     parser.add_argument("--out-dir", type=Path, help="where raw results and logs go (default bench/results/<time>)")
-    parser.add_argument("--netns", choices=("auto", "on", "off"), default="auto",
-                        help="run each system in a private network namespace with loopback only (unshare --net, "
-                             "needs root): auto = where possible; Ray is skipped without one unless 'off'")
+    parser.add_argument(
+        "--netns",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="run each system in a private network namespace with loopback only (unshare --net, "
+        "needs root): auto = where possible; Ray is skipped without one unless 'off'",
+    )
     args = parser.parse_args(argv)
 
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
@@ -379,25 +415,39 @@ def main(argv: list[str] | None = None) -> int:
     netns = netns_prefix() if args.netns != "off" else None
     if args.netns == "on" and netns is None:
         parser.error("--netns on: 'unshare --net' does not work here (needs Linux and root)")
-    print(f"network: {'private namespace per system (loopback only)' if netns else 'host network'}",
-          file=sys.stderr)
+    print(f"network: {'private namespace per system (loopback only)' if netns else 'host network'}", file=sys.stderr)
 
     runs: dict[str, list[Outcome]] = {n: [] for n in names}
     for run_index in range(1, args.runs + 1):
         for name in names:
-            runs[name].append(run_system(known[name], args.quick, timeout_s, args.workers, out_dir, run_index,
-                                         netns, allow_host_network=args.netns == "off"))
+            runs[name].append(
+                run_system(
+                    known[name],
+                    args.quick,
+                    timeout_s,
+                    args.workers,
+                    out_dir,
+                    run_index,
+                    netns,
+                    allow_host_network=args.netns == "off",
+                )
+            )
     outcomes = {n: combine(runs[n]) for n in names}
     labels = {n: known[n].label for n in names}
     table = render(names, labels, outcomes, settings)
-    title = (f"{settings.n_workers} workers, {os.cpu_count()} cores, {'quick' if args.quick else 'full'} settings, "
-             f"median of {args.runs} run(s), {'loopback-only network namespace' if netns else 'host network'}")
+    title = (
+        f"{settings.n_workers} workers, {os.cpu_count()} cores, {'quick' if args.quick else 'full'} settings, "
+        f"median of {args.runs} run(s), {'loopback-only network namespace' if netns else 'host network'}"
+    )
     text = f"{title}\n\n{table}\n"
     (out_dir / "table.md").write_text(text, encoding="utf-8")
-    raw = {n: [{"values": o.values, "errors": o.errors, "fatal": o.fatal, "wall_s": o.wall_s} for o in runs[n]]
-           for n in names}
-    (out_dir / "results.json").write_text(json.dumps({"settings": vars(settings), "runs": raw}, indent=1),
-                                          encoding="utf-8")
+    raw = {
+        n: [{"values": o.values, "errors": o.errors, "fatal": o.fatal, "wall_s": o.wall_s} for o in runs[n]]
+        for n in names
+    }
+    (out_dir / "results.json").write_text(
+        json.dumps({"settings": vars(settings), "runs": raw}, indent=1), encoding="utf-8"
+    )
     print(text)
     print(f"(raw results: {out_dir})", file=sys.stderr)
     return 0

@@ -258,6 +258,7 @@ def measure_round_trips(backend: Backend, kind: str, size_mb: int, reps: int, bu
     step = f"{prefix}_fresh_s"
     rec.begin(step)
     try:
+
         def fresh() -> float:
             return _timed_call(backend, payloads.make(kind, size), size)
 
@@ -348,10 +349,19 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
 
     budget = settings.rep_budget_s
     steps: list[tuple[str, Callable[[], None]]] = [
-        ("map_tasks_per_s", lambda: rec.value("map_tasks_per_s", repeated(
-            lambda: measure_map(backend, settings.map_tasks), settings.map_reps, budget))),
-        ("submit_tasks_per_s", lambda: rec.value("submit_tasks_per_s", repeated(
-            lambda: measure_submit(backend, settings.submit_tasks), settings.submit_reps, budget))),
+        (
+            "map_tasks_per_s",
+            lambda: rec.value(
+                "map_tasks_per_s", repeated(lambda: measure_map(backend, settings.map_tasks), settings.map_reps, budget)
+            ),
+        ),
+        (
+            "submit_tasks_per_s",
+            lambda: rec.value(
+                "submit_tasks_per_s",
+                repeated(lambda: measure_submit(backend, settings.submit_tasks), settings.submit_reps, budget),
+            ),
+        ),
         ("latency", lambda: _record_latency(backend, settings, rec)),
         ("efficiency_20ms", lambda: _record_efficiency(backend, settings, rec)),
     ]
@@ -401,8 +411,9 @@ def _record_efficiency(backend: Backend, settings: Settings, rec: Recorder) -> N
     stretches: list[float] = []
 
     def once() -> float:
-        efficiency, stretch = measure_efficiency(backend, settings.efficiency_tasks, settings.efficiency_task_s,
-                                                 settings.n_workers)
+        efficiency, stretch = measure_efficiency(
+            backend, settings.efficiency_tasks, settings.efficiency_task_s, settings.n_workers
+        )
         stretches.append(stretch)
         return efficiency
 
@@ -411,8 +422,7 @@ def _record_efficiency(backend: Backend, settings: Settings, rec: Recorder) -> N
 
 
 def _record_latency(backend: Backend, settings: Settings, rec: Recorder) -> None:
-    med, p99, taken = measure_latency(backend, settings.latency_warmup, settings.latency_samples,
-                                      settings.rep_budget_s)
+    med, p99, taken = measure_latency(backend, settings.latency_warmup, settings.latency_samples, settings.rep_budget_s)
     rec.value("latency_median_ms", med)
     rec.value("latency_p99_ms", p99)
     rec.value("latency_samples_taken", taken)

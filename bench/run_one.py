@@ -63,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer tasks and samples (CI smoke)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="append results as JSON lines to this file")
-    parser.add_argument("--netns", action="store_true",
-                        help="running in a private network namespace (unshare --net): bring up loopback first")
+    parser.add_argument(
+        "--netns",
+        action="store_true",
+        help="running in a private network namespace (unshare --net): bring up loopback first",
+    )
     args = parser.parse_args(argv)
     if args.netns:
         bring_up_loopback()

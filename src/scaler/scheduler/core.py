@@ -15,7 +15,7 @@ Guarantees kept here (see tables.py for the task states):
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,10 @@ logger = logging.getLogger("scaler.scheduler")
 
 MAX_WORKER_DEATHS = 3
 NO_CAPABLE_WORKER_GRACE_SECONDS = 10.0
+TASK_EVENT_LIMIT = 10_000  # recent transitions kept for the monitor (scheduler/status.py drains them)
+
+# (time, state, task, worker id or None, profile or None): a plain tuple, the cheapest thing to build per task.
+TaskEvent = tuple[float, str, m.Task, bytes | None, m.Profile | None]
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,10 @@ class SchedulerCore:
         self.received: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.finished: Counter[str] = Counter()
+        self.finished_by_function: Counter[tuple[str, str]] = Counter()  # (function name, outcome)
+        # Bounded, so a scheduler that nobody drains (or that outruns the monitor) never grows; O(1) per task.
+        self.task_events: deque[TaskEvent] = deque(maxlen=TASK_EVENT_LIMIT)
+        self.now = 0.0  # the latest time handle()/tick() were given: stamps task events without a clock
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
         self._last_balance = 0.0
@@ -78,6 +86,7 @@ class SchedulerCore:
     # --- the shell's interface ---------------------------------------------------------------------------------
 
     def handle(self, peer: bytes, message: Any, now: float) -> None:
+        self.now = now
         self.received[type(message).__name__] += 1
         handler = self._handlers.get(type(message))
         if handler is None:
@@ -86,6 +95,7 @@ class SchedulerCore:
         handler(self, peer, message, now)
 
     def tick(self, now: float) -> None:
+        self.now = now
         self._expire_clients(now)
         self._expire_workers(now)
         self.managers.expire(now)
@@ -138,6 +148,7 @@ class SchedulerCore:
         self.tasks[task.task_id] = record
         client.tasks.add(task.task_id)
         self.queue.push(task.task_id, task.priority, record.sequence)
+        self.task_events.append((now, "queued", task, None, None))
 
     def _on_graph_task(self, peer: bytes, graph: m.GraphTask, now: float) -> None:
         client = self._touch_client(peer, now)
@@ -284,7 +295,8 @@ class SchedulerCore:
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return
-        logger.warning("worker %s %s: recovering %d task(s)", short(worker_id), why, len(worker.tasks))
+        level = logging.WARNING if worker.tasks else logging.INFO  # a clean exit with nothing to recover is news only
+        logger.log(level, "worker %s %s: recovering %d task(s)", short(worker_id), why, len(worker.tasks))
         for task_id in worker.tasks:
             record = self.tasks.get(task_id)
             if record is None or record.worker != worker_id:
@@ -315,6 +327,7 @@ class SchedulerCore:
         record.worker = worker.worker_id
         worker.tasks[record.task.task_id] = None
         self._out[worker.worker_id].append(record.task)
+        self.task_events.append((self.now, "assigned", record.task, worker.worker_id, None))
 
     def _requeue(self, record: TaskRecord) -> None:
         record.state = TaskState.QUEUED
@@ -332,6 +345,9 @@ class SchedulerCore:
         task_id = record.task.task_id
         del self.tasks[task_id]
         self.finished[outcome] += 1
+        self.finished_by_function[record.task.function_name, outcome] += 1
+        profile = message.profile if isinstance(message, m.TaskResult) else None
+        self.task_events.append((self.now, outcome, record.task, record.worker, profile))
         client = self.clients.get(record.task.client_id)
         if client is not None:
             client.tasks.discard(task_id)

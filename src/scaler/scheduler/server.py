@@ -25,6 +25,7 @@ from scaler.io.loop import make_event_loop
 from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
+from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -74,6 +75,8 @@ class SchedulerServer:
         self.loop.add_reader(self._router, self._on_router)
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
+        self._status = StatusReporter(self.core, self.address)
+        self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
 
     def run(self) -> None:
@@ -129,6 +132,10 @@ class SchedulerServer:
 
     def _on_tick(self) -> None:
         self.core.tick(time.monotonic())
+
+    def _publish_status(self) -> None:
+        # PUB never blocks: with no subscriber, or a slow one, the status is simply dropped.
+        self._monitor.send(self._status.encode(time.monotonic(), time.time()), zmq.NOBLOCK)
 
     def _flush(self) -> None:
         outbox = self.core.flush()

@@ -16,6 +16,7 @@ import ctypes
 import gc
 import logging
 import os
+import signal
 import time
 from typing import Any
 
@@ -215,9 +216,11 @@ def _malloc_trim() -> None:
 def main(argv: list[str]) -> None:
     task_fd, result_fd, scheduler_address, gc_interval, trim_threshold, preload, log_level, agent_pid = argv
     exit_with_parent(int(agent_pid))  # a processor must never outlive its agent
+    # Only the agent decides when a processor ends (and then uses SIGKILL). A SIGTERM or Ctrl-C sent to the
+    # whole process group (a container or instance being stopped, a terminal) must reach the agent alone, so
+    # that it can hand its tasks back to the scheduler instead of reporting them as crashed.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     basic_logging(log_level)
     processor = Processor(int(task_fd), int(result_fd), scheduler_address, float(gc_interval), int(trim_threshold))
-    try:
-        processor.run(preload or None)
-    except KeyboardInterrupt:
-        pass
+    processor.run(preload or None)

@@ -70,12 +70,42 @@ ADAPTERS: Mapping[str, AdapterEntry] = {
             "scaler.config.sections.worker_manager:BaremetalNativeConfig",
             "scaler.worker_manager_adapter.baremetal_native.manager:run_baremetal_native",
         ),
-        AdapterEntry("symphony", "each task runs on IBM Spectrum Symphony"),
-        AdapterEntry("aws_raw_ecs", "workers in AWS ECS Fargate tasks"),
-        AdapterEntry("aws_hpc", "each task runs as an AWS Batch job"),
-        AdapterEntry("orb_aws_ec2", "workers on AWS EC2 instances provisioned through ORB"),
-        AdapterEntry("oci_raw", "workers in OCI Container Instances"),
-        AdapterEntry("oci_hpc", "each task runs in its own OCI Container Instance"),
+        AdapterEntry(
+            "symphony",
+            "each task runs on IBM Spectrum Symphony",
+            "scaler.worker_manager_adapter.symphony.config:SymphonyConfig",
+            "scaler.worker_manager_adapter.symphony.manager:run_symphony",
+        ),
+        AdapterEntry(
+            "aws_raw_ecs",
+            "workers in AWS ECS Fargate tasks",
+            "scaler.worker_manager_adapter.aws_raw_ecs.config:AwsRawEcsConfig",
+            "scaler.worker_manager_adapter.aws_raw_ecs.manager:run_aws_raw_ecs",
+        ),
+        AdapterEntry(
+            "aws_hpc",
+            "each task runs as an AWS Batch job",
+            "scaler.worker_manager_adapter.aws_hpc.config:AwsHpcConfig",
+            "scaler.worker_manager_adapter.aws_hpc.manager:run_aws_hpc",
+        ),
+        AdapterEntry(
+            "orb_aws_ec2",
+            "workers on AWS EC2 instances provisioned through ORB",
+            "scaler.worker_manager_adapter.orb_aws_ec2.config:OrbAwsEc2Config",
+            "scaler.worker_manager_adapter.orb_aws_ec2.manager:run_orb_aws_ec2",
+        ),
+        AdapterEntry(
+            "oci_raw",
+            "workers in OCI Container Instances",
+            "scaler.worker_manager_adapter.oci_raw.config:OciRawConfig",
+            "scaler.worker_manager_adapter.oci_raw.manager:run_oci_raw",
+        ),
+        AdapterEntry(
+            "oci_hpc",
+            "each task runs in its own OCI Container Instance",
+            "scaler.worker_manager_adapter.oci_hpc.config:OciHpcConfig",
+            "scaler.worker_manager_adapter.oci_hpc.manager:run_oci_hpc",
+        ),
     )
 }
 

@@ -53,7 +53,10 @@ class WorkerManagerRunner:
         self.exit_code = 0
         self.loop = make_event_loop(event_loop)
         self.loop.add_reader(self._scheduler, self._on_scheduler)
-        self.loop.call_every(heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        if fixed_units is None:
+            # A fixed pool is not scaled, so it does not register as a manager: its workers report the id of the
+            # manager that scales them (e.g. an oci_raw or aws_raw_ecs manager that started this pool remotely).
+            self.loop.call_every(heartbeat_interval_seconds, self._heartbeat, first_delay=0)
         self.loop.call_every(RECONCILE_SECONDS, self._reconcile)
 
     def run(self) -> int:
@@ -116,7 +119,10 @@ class WorkerManagerRunner:
             for unit in exits:
                 logger.warning("worker manager %r: unit ended: %s", self.manager_id, unit.reason)
         if self._fixed_units is not None:
-            return  # fixed mode: a unit that ends is not replaced
+            if self._provisioner.live_units() == 0:
+                logger.info("worker manager %r: every fixed worker has ended; exiting", self.manager_id)
+                self.loop.stop()  # units are not replaced, so the pool ends with its last worker
+            return
         decision = self._convergence.decide(self._provisioner.live_units(), time.monotonic())
         if decision.start:
             logger.info("worker manager %r: starting %d unit(s)", self.manager_id, decision.start)

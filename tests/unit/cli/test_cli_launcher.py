@@ -124,7 +124,7 @@ def test_missing_address_in_a_section() -> None:
 def test_worker_manager_types() -> None:
     with pytest.raises(ConfigError, match=r"#1 \(type = 'bogus'\): unknown worker manager type \(known types: "):
         plan('[[worker_manager]]\ntype = "bogus"\nscheduler_address = "tcp://127.0.0.1:1"\n')
-    with pytest.raises(ConfigError, match=r"type 'aws_hpc' is not yet available in this version"):
+    with pytest.raises(ConfigError, match=r"missing required key job_queue"):
         plan('[[worker_manager]]\ntype = "aws_hpc"\nscheduler_address = "tcp://127.0.0.1:1"\n')
 
 

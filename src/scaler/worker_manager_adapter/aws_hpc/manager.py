@@ -1,0 +1,45 @@
+"""``scaler_worker_manager aws_hpc``: one job-proxy worker whose jobs are AWS Batch jobs."""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+
+from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
+from scaler.worker_manager_adapter.aws_hpc.backend import BatchBackend, BatchJobSpec
+from scaler.worker_manager_adapter.aws_hpc.config import AwsHpcConfig
+from scaler.worker_manager_adapter.job_proxy.proxy_worker import JobProxySettings, run_job_proxy
+
+BATCH_MINIMUM_TIMEOUT_SECONDS = 60  # AWS Batch refuses a shorter attemptDurationSeconds
+
+
+def run_aws_hpc(config: AwsHpcConfig) -> None:
+    try:
+        from scaler.worker_manager_adapter.aws_hpc.gateway import BatchGateway
+
+        gateway = BatchGateway(config.aws_region, config.s3_bucket)
+    except MissingExtraError as error:
+        raise SystemExit(f"scaler_worker_manager: error: {error}") from None
+    timeout_seconds = config.job_timeout_minutes * 60
+    spec = BatchJobSpec(
+        job_queue=config.job_queue,
+        job_definition=config.job_definition,
+        s3_prefix=config.s3_prefix.strip("/"),
+        timeout_seconds=max(BATCH_MINIMUM_TIMEOUT_SECONDS, math.ceil(timeout_seconds)),
+    )
+    manager_id = config.worker_manager_id or f"{config.worker_name}|{socket.gethostname()}|{os.getpid()}"
+    settings = JobProxySettings(
+        scheduler_address=str(config.scheduler_address),
+        manager_id=manager_id,
+        worker_prefix=config.worker_name,
+        max_concurrent_jobs=config.max_concurrent_jobs,
+        job_timeout_seconds=timeout_seconds,
+        object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
+        capabilities=dict(config.per_worker_capabilities),
+        task_queue_size=config.per_worker_task_queue_size,
+        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
+        poll_interval_seconds=min(0.2, config.poll_interval_seconds),  # cheap: the backend's threads do the AWS calls
+        event_loop=config.event_loop,
+    )
+    raise SystemExit(run_job_proxy(settings, BatchBackend(gateway, spec, config.poll_interval_seconds)))

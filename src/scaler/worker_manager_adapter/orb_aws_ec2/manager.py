@@ -1,0 +1,73 @@
+"""``scaler_worker_manager orb_aws_ec2``: the shared convergence runner over EC2 instances requested via ORB."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+
+from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
+from scaler.worker_manager_adapter.aws_common.worker_command import fixed_workers_command
+from scaler.worker_manager_adapter.orb_aws_ec2.config import OrbAwsEc2Config
+from scaler.worker_manager_adapter.orb_aws_ec2.provisioner import MANAGER_TAG, OrbProvisioner
+from scaler.worker_manager_adapter.orb_aws_ec2.temporary import TemporaryResources
+from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+
+logger = logging.getLogger("scaler.orb_aws_ec2")
+
+WORKER_TYPE = "ORB"
+
+
+def user_data(config: OrbAwsEc2Config, workers: int) -> str:
+    """The instance's boot script: the fixed worker pool, detached, logging to ``worker_log_path``."""
+    command = fixed_workers_command(config, workers, WORKER_TYPE)
+    return f"#!/bin/bash\nnohup {command} >> {config.worker_log_path} 2>&1 &\n"
+
+
+def run_orb_aws_ec2(config: OrbAwsEc2Config) -> None:
+    try:
+        from scaler.worker_manager_adapter.orb_aws_ec2.gateway import Ec2Gateway, OrbGateway
+
+        ec2 = Ec2Gateway(config.aws_region)
+        orb = OrbGateway(config.aws_region, config.aws_profile)
+    except MissingExtraError as error:
+        raise SystemExit(f"scaler_worker_manager: error: {error}") from None
+    manager_id = config.worker_manager_id or f"{WORKER_TYPE}|{socket.gethostname()}|{os.getpid()}"
+    temporary = TemporaryResources(ec2)
+    try:
+        temporary.remove_leftovers()
+        subnet = config.subnet_id or ec2.default_subnet()
+        key_name = config.key_name or temporary.create_key_pair()
+        groups = config.security_groups or [temporary.create_security_group(subnet)]
+        workers = ec2.vcpus(config.instance_type)
+        template_id = f"scaler-{uuid.uuid4().hex[:12]}"
+        manager_tag = f"{socket.gethostname()}:{os.getpid()}:{template_id}"
+        orb.create_template(
+            template_id,
+            image_id=config.image_id,
+            instance_type=config.instance_type,
+            max_instances=1000,
+            subnet_ids=[subnet],
+            security_group_ids=groups,
+            key_name=key_name,
+            user_data=user_data(config, workers),
+            tags={**config.tags, MANAGER_TAG: manager_tag},
+        )
+        provisioner = OrbProvisioner(orb, ec2, template_id, manager_tag, workers, config.orb_poll_interval_seconds)
+        runner = WorkerManagerRunner(
+            scheduler_address=str(config.scheduler_address),
+            manager_id=manager_id,
+            provisioner=provisioner,
+            max_task_concurrency=config.max_task_concurrency,
+            capabilities=dict(config.per_worker_capabilities),
+            heartbeat_interval_seconds=config.heartbeat_interval_seconds,
+            scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
+            event_loop=config.event_loop,
+        )
+        runner.loop.stop_on_signals()
+        code = runner.run()
+    finally:
+        temporary.delete()
+        orb.close()
+    raise SystemExit(code)

@@ -1,0 +1,126 @@
+"""orb_aws_ec2 through the real ORB SDK against moto's EC2; instances become local processes running their
+user data. Temporary key pairs and security groups are checked at moto, also after a manager is SIGKILLed.
+
+ORB takes its credentials from an AWS profile, so the test gives it one in a temporary shared credentials file
+(the standard AWS_SHARED_CREDENTIALS_FILE setting), and a fresh ORB_ROOT_DIR for ORB's on-disk state.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scaler import Client
+from tests.cli.helpers import command, free_port_block, run, wait_for_port
+from tests.conftest import wait_until
+from tests.worker_manager_adapter.aws_stand_in.launchers import Ec2LocalLauncher
+from tests.worker_manager_adapter.aws_stand_in.moto_stand_in import MotoStandIn, moto_stand_in
+
+pytestmark = pytest.mark.cloud
+
+AMI = "ami-0528819f94f4f5fa5"
+TEMPORARY = [{"Name": "tag-key", "Values": ["scaler:orb-temporary"]}]
+
+
+def slow_square(x: int) -> int:
+    time.sleep(0.1)
+    return x * x
+
+
+@pytest.fixture
+def moto(tmp_path: Path) -> Iterator[MotoStandIn]:
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[default]\naws_access_key_id = testing\naws_secret_access_key = testing\n")
+    with moto_stand_in() as stand_in:
+        stand_in.env.update(AWS_SHARED_CREDENTIALS_FILE=str(credentials), ORB_ROOT_DIR=str(tmp_path / "orb"))
+        yield stand_in
+
+
+def fast(tmp_path: Path) -> tuple[str, ...]:
+    return ("--heartbeat-interval-seconds", "0.5", "--scale-down-cooldown-seconds", "1", "--orb-poll-interval-seconds",
+            "0.5", "--worker-log-path", str(tmp_path / "workers.log"), "--logging-level", "WARNING")  # fmt: skip
+
+
+def temporary_resources(moto: MotoStandIn) -> tuple[list[str], list[str]]:
+    ec2 = moto.client("ec2")
+    keys = [k["KeyName"] for k in ec2.describe_key_pairs(Filters=TEMPORARY)["KeyPairs"]]
+    groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=TEMPORARY)["SecurityGroups"]]
+    return keys, groups
+
+
+def test_run_command_scales_and_leaves_nothing_after_ctrl_c(moto: MotoStandIn, tmp_path: Path) -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    launcher = Ec2LocalLauncher(moto)
+    with command("scaler_scheduler", address, "--policy-content", "allocate=even_load; scaling=vanilla",
+                 "--logging-level", "WARNING"), launcher.running():  # fmt: skip
+        wait_for_port(port)
+        with command("scaler_worker_manager", "orb_aws_ec2", address, "--object-storage-address",
+                     f"tcp://127.0.0.1:{port + 1}", "--image-id", AMI, "--instance-type", "t3.medium",
+                     "--aws-region", "us-east-1", "--max-task-concurrency", "4", *fast(tmp_path),
+                     env=moto.env, cwd=tmp_path) as manager:  # fmt: skip
+            wait_until(lambda: temporary_resources(moto) != ([], []), timeout=60)
+            with Client(address=address) as client:
+                assert client.map(slow_square, range(50)) == [x * x for x in range(50)]
+                # t3.medium: 2 workers each, so at most 2 instances at once for 4 workers (over the burst an
+                # instance may be returned and another started, so count the peak, not the starts)
+                assert launcher.groups.started and launcher.groups.peak <= 2
+                wait_until(lambda: launcher.instances() == [], timeout=30)  # idle: every instance returned
+                client.submit(time.sleep, 5)
+                wait_until(lambda: len(launcher.instances()) == 1, timeout=30)
+                manager.send_signal(signal.SIGINT)
+                assert manager.wait(120) in (0, 130)
+            assert launcher.instances() == [] and launcher.instances("pending") == []
+            assert temporary_resources(moto) == ([], [])  # the temporary key pair and group are gone
+
+
+def test_toml_example_cleans_up_after_a_crashed_manager(moto: MotoStandIn, tmp_path: Path) -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--logging-level", "WARNING"):
+        wait_for_port(port)
+        with command("scaler_worker_manager", "orb_aws_ec2", address, "--image-id", AMI, *fast(tmp_path),
+                     env=moto.env, cwd=tmp_path) as crashed:  # fmt: skip
+            wait_until(lambda: all(temporary_resources(moto)), timeout=60)
+            crashed.kill()  # SIGKILL: no chance to clean up
+            crashed.wait()
+    leftovers = temporary_resources(moto)
+    assert all(leftovers)
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[scheduler]
+scheduler_address = "tcp://127.0.0.1:{port}"
+policy_content = "allocate=even_load; scaling=vanilla"
+logging_level = "WARNING"
+
+[[worker_manager]]
+type = "orb_aws_ec2"
+scheduler_address = "tcp://127.0.0.1:{port}"
+object_storage_address = "tcp://127.0.0.1:{port + 1}"
+image_id = "{AMI}"
+instance_type = "t3.medium"
+aws_region = "us-east-1"
+max_task_concurrency = 2
+heartbeat_interval_seconds = 0.5
+orb_poll_interval_seconds = 0.5
+worker_log_path = "{tmp_path / "workers.log"}"
+""")
+    launcher = Ec2LocalLauncher(moto)
+    with launcher.running():
+        with command("scaler", str(config), env=moto.env, cwd=tmp_path):
+            wait_for_port(port)
+            with Client(address=address) as client:
+                assert client.map(slow_square, range(50)) == [x * x for x in range(50)]
+            keys, groups = temporary_resources(moto)
+            assert not set(keys) & set(leftovers[0]) and not set(groups) & set(leftovers[1])  # crash cleaned up
+        wait_until(lambda: temporary_resources(moto) == ([], []), timeout=60)
+        assert launcher.instances() == []
+
+
+def test_missing_image_id_is_named() -> None:
+    result = run("scaler_worker_manager", "orb_aws_ec2", f"tcp://127.0.0.1:{free_port_block()}")
+    assert result.returncode == 2 and "image_id" in result.stderr.replace("-", "_")
