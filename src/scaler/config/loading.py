@@ -92,7 +92,9 @@ def _missing_message(spec: FieldSpec, had_toml: bool, origin: str) -> str:
     keys = " or ".join(spec.toml_keys)
     if had_toml:
         return f"{origin} missing required key {keys} (and it was not given on the command line)"
-    return f"the {spec.name} argument is required (give it on the command line, or as {keys} in a --config file)"
+    where = spec.name if spec.option.positional else spec.long_flag
+    env = f", or the {spec.option.env} environment variable" if spec.option.env else ""
+    return f"the {where} argument is required (give it on the command line{env}, or as {keys} in a --config file)"
 
 
 def load_config(

@@ -152,3 +152,10 @@ def test_main_hands_the_config_to_the_run_function(
     monkeypatch.setitem(ADAPTERS, "baremetal_native", stand_in)
     worker_manager.main(["baremetal_native", ADDRESS, "-wmi", "wm-1", "-lp", "/dev/stderr"])
     assert "BaremetalNativeConfig(" in capsys.readouterr().out
+
+
+def test_missing_required_option_names_its_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        worker_manager.main(["aws_hpc", ADDRESS, "--job-definition", "d", "--s3-bucket", "b"])
+    assert exit_info.value.code == 2
+    assert "the --job-queue argument is required" in capsys.readouterr().err
