@@ -128,13 +128,13 @@ class EventLoop:
             logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
 
 
-
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 512):
             pass
     except BlockingIOError:
         pass
+
 
 def make_event_loop(name: str = "builtin") -> Loop:
     """``builtin`` (zmq.Poller, the default and the fastest), ``asyncio``, or ``uvloop``."""

@@ -25,6 +25,7 @@ from scaler.scheduler.allocation import place_queued_tasks
 from scaler.scheduler.balancing import Balancer
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
+from scaler.scheduler.replies import failure, failure_for_dependents, mismatch, rejection
 from scaler.scheduler.tables import (
     ClientRecord,
     TaskQueue,
@@ -122,7 +123,7 @@ class SchedulerCore:
 
     def _on_client_heartbeat(self, peer: bytes, message: m.ClientHeartbeat, now: float) -> None:
         if message.protocol_version != m.PROTOCOL_VERSION:
-            self._send(peer, _mismatch(message.protocol_version))
+            self._send(peer, mismatch(message.protocol_version))
             return
         client = self.clients.get(peer)
         if client is None:
@@ -135,11 +136,11 @@ class SchedulerCore:
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)
         if client is None:
-            self._send(peer, _rejection(task.task_id, "client is not connected: send a ClientHeartbeat first"))
+            self._send(peer, rejection(task.task_id, "client is not connected: send a ClientHeartbeat first"))
             return
         limit = self.settings.max_number_of_tasks_waiting
         if limit >= 0 and len(self.queue) >= limit:
-            self._send(peer, _rejection(task.task_id, f"scheduler queue is full ({limit} tasks waiting)"))
+            self._send(peer, rejection(task.task_id, f"scheduler queue is full ({limit} tasks waiting)"))
             return
         if task.task_id in self.tasks:
             logger.warning("dropping duplicate task %s from %s", task.task_id.hex(), short(peer))
@@ -154,7 +155,7 @@ class SchedulerCore:
         client = self._touch_client(peer, now)
         if client is None:
             for target in graph.targets:
-                self._send(peer, _rejection(target, "client is not connected: send a ClientHeartbeat first"))
+                self._send(peer, rejection(target, "client is not connected: send a ClientHeartbeat first"))
             return
         accept_graph(self, client, graph, now)
 
@@ -226,7 +227,7 @@ class SchedulerCore:
 
     def _on_worker_heartbeat(self, peer: bytes, message: m.WorkerHeartbeat, now: float) -> None:
         if message.protocol_version != m.PROTOCOL_VERSION:
-            self._send(peer, _mismatch(message.protocol_version))
+            self._send(peer, mismatch(message.protocol_version))
             return
         worker = self.workers.get(peer)
         if worker is None:
@@ -275,7 +276,7 @@ class SchedulerCore:
             self._send(record.task.client_id, log)
 
     def _on_worker_disconnect(self, peer: bytes, message: m.WorkerDisconnect, now: float) -> None:
-        self._drop_worker(peer, f"disconnected ({message.reason})")
+        self._drop_worker(peer, f"disconnected ({message.reason})", graceful=True)
 
     def _on_worker_died(self, peer: bytes, message: m.WorkerDied, now: float) -> None:
         self._drop_worker(message.worker_id, f"reported dead by its manager (exit code {message.exit_code})")
@@ -291,7 +292,9 @@ class SchedulerCore:
         for worker in [w for w in self.workers.values() if now - w.last_seen > limit]:
             self._drop_worker(worker.worker_id, f"timed out after {limit:g}s without heartbeat")
 
-    def _drop_worker(self, worker_id: bytes, why: str) -> None:
+    def _drop_worker(self, worker_id: bytes, why: str, graceful: bool = False) -> None:
+        """Forget a worker and re-queue its unfinished tasks. Only a worker that vanished (timeout, crash) counts
+        against a task's MAX_WORKER_DEATHS: one that said goodbye (a scale-down) says nothing about the task."""
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return
@@ -305,10 +308,10 @@ class SchedulerCore:
             if record.state is TaskState.CANCELING or record.cancel_requested:
                 self._finish(record, m.TaskCancelConfirm(task_id, m.CancelOutcome.CANCELED), "canceled")
                 continue
-            record.worker_deaths += 1
+            record.worker_deaths += 0 if graceful else 1
             if record.worker_deaths > MAX_WORKER_DEATHS:
                 text = f"task was on {record.worker_deaths} workers that died; giving up (last: {short(worker_id)})"
-                self._finish(record, _failure(task_id, m.ResultStatus.WORKER_DIED, text), "worker_died")
+                self._finish(record, failure(task_id, m.ResultStatus.WORKER_DIED, text), "worker_died")
             else:
                 self._requeue(record)
 
@@ -316,7 +319,7 @@ class SchedulerCore:
 
     def _on_manager_heartbeat(self, peer: bytes, message: m.WorkerManagerHeartbeat, now: float) -> None:
         if message.protocol_version != m.PROTOCOL_VERSION:
-            self._send(peer, _mismatch(message.protocol_version))
+            self._send(peer, mismatch(message.protocol_version))
             return
         self.managers.on_heartbeat(peer, message, now, self.workers, self.tasks)
 
@@ -355,7 +358,7 @@ class SchedulerCore:
                 self._send(client.client_id, message)
         if record.dependents:
             succeeded = isinstance(message, m.TaskResult) and message.status is m.ResultStatus.SUCCESS
-            release_dependents(self, record, message if succeeded else _failure_for_dependents(message))
+            release_dependents(self, record, message if succeeded else failure_for_dependents(message))
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
         """Fail queued tasks whose capabilities no worker has and no manager can provide (after a grace period,
@@ -371,7 +374,7 @@ class SchedulerCore:
                 continue
             self.queue.discard(task_id)
             text = f"no connected worker has capabilities {sorted(keys)} and no worker manager can provide them"
-            self._finish(record, _failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text), "no_capable_worker")
+            self._finish(record, failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text), "no_capable_worker")
 
     def _send(self, peer: bytes, message: Any) -> None:
         self._out[peer].append(message)
@@ -391,23 +394,3 @@ class SchedulerCore:
         m.WorkerDied: _on_worker_died,
         m.WorkerManagerHeartbeat: _on_manager_heartbeat,
     }
-
-
-def _failure_for_dependents(message: Any) -> m.TaskResult:
-    """What the dependents of a node that did not succeed get: its own failure, or a cancellation."""
-    if isinstance(message, m.TaskResult):
-        return message
-    return m.TaskResult(b"", m.ResultStatus.CANCELED, m.TaskArg(m.ArgKind.INLINE, b"a dependency was cancelled"), None)
-
-
-def _mismatch(received: int) -> m.ProtocolMismatch:
-    text = f"protocol version {received} is not supported; this scheduler speaks version {m.PROTOCOL_VERSION}"
-    return m.ProtocolMismatch(m.PROTOCOL_VERSION, received, text)
-
-
-def _failure(task_id: bytes, status: m.ResultStatus, text: str) -> m.TaskResult:
-    return m.TaskResult(task_id, status, m.TaskArg(m.ArgKind.INLINE, text.encode()), None)
-
-
-def _rejection(task_id: bytes, text: str) -> m.TaskResult:
-    return _failure(task_id, m.ResultStatus.SCHEDULER_ERROR, text)

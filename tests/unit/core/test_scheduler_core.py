@@ -87,9 +87,22 @@ def test_task_fails_after_too_many_worker_deaths() -> None:
         worker = f"Worker|{attempt}".encode()
         core.handle(worker, worker_heartbeat(), 0.0)
         core.flush()
-        core.handle(worker, m.WorkerDisconnect("killed"), 0.0)
+        core.handle(worker, m.WorkerDied(worker, -9), 0.0)
     results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
     assert [r.status for r in results] == [m.ResultStatus.WORKER_DIED]  # type: ignore[attr-defined]
+
+
+def test_graceful_worker_exits_do_not_count_as_deaths() -> None:
+    core = make_core()
+    connect(core, workers=())
+    core.handle(CLIENT, task(1), 0.0)
+    for attempt in range(MAX_WORKER_DEATHS + 3):
+        worker = f"Worker|{attempt}".encode()
+        core.handle(worker, worker_heartbeat(), 0.0)
+        core.flush()
+        core.handle(worker, m.WorkerDisconnect("scaled down"), 0.0)
+    assert not sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert core.tasks[task(1).task_id].state.value == "queued"
 
 
 def test_client_disconnect_cancels_its_tasks_and_frees_objects() -> None:
