@@ -8,6 +8,7 @@ from typing import Any
 import zmq
 
 from scaler.io.address import Address
+from scaler.protocol import codec
 
 logger = logging.getLogger("scaler.io")
 
@@ -48,3 +49,19 @@ def connect_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> 
     _configure(socket, identity)
     socket.connect(address)
     return socket
+
+
+def receive_messages(socket: zmq.Socket[Any], peer: str, limit: int = 2000) -> list[Any]:
+    """Every message waiting on a DEALER (up to ``limit`` frames), without blocking. A frame that does not
+    decode is logged with ``peer`` and dropped: the caller keeps serving."""
+    messages: list[Any] = []
+    for _ in range(limit):
+        try:
+            frame = socket.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        try:
+            messages.extend(codec.decode(frame))
+        except codec.DecodeError as error:
+            logger.warning("dropping message from %s: %s", peer, error)
+    return messages

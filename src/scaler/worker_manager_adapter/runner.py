@@ -14,7 +14,7 @@ from typing import Any
 import zmq
 
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import connect_dealer
+from scaler.io.sockets import connect_dealer, receive_messages
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker_manager_adapter.convergence import Convergence
@@ -80,18 +80,8 @@ class WorkerManagerRunner:
         self._scheduler.send(codec.encode_one(heartbeat))
 
     def _on_scheduler(self) -> None:
-        while True:
-            try:
-                frame = self._scheduler.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                return
-            try:
-                messages = codec.decode(frame)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from scheduler: %s", error)
-                continue
-            for message in messages:
-                self._on_message(message)
+        for message in receive_messages(self._scheduler, "scheduler"):
+            self._on_message(message)
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.WorkerManagerCommand):

@@ -25,7 +25,7 @@ import zmq
 
 from scaler.ids import new_worker_id, short
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import connect_dealer
+from scaler.io.sockets import connect_dealer, receive_messages
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
@@ -100,18 +100,8 @@ class WorkerAgent:
     # --- scheduler side ----------------------------------------------------------------------------------------
 
     def _on_scheduler(self) -> None:
-        for _ in range(2000):
-            try:
-                frame = self._scheduler.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            try:
-                messages = codec.decode(frame)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from scheduler: %s", error)
-                continue
-            for message in messages:
-                self._on_scheduler_message(message)
+        for message in receive_messages(self._scheduler, "scheduler"):
+            self._on_scheduler_message(message)
         self._dispatch()
 
     def _on_scheduler_message(self, message: Any) -> None:

@@ -20,7 +20,7 @@ from scaler.errors import JobFailedError
 from scaler.ids import new_worker_id, random_object_id, short
 from scaler.io.loop import make_event_loop
 from scaler.io.object_client import ObjectStorageConnection
-from scaler.io.sockets import connect_dealer
+from scaler.io.sockets import connect_dealer, receive_messages
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, decode_object_frames, dump_exception
@@ -95,18 +95,8 @@ class JobProxyWorker:
     # --- scheduler side ----------------------------------------------------------------------------------------
 
     def _on_scheduler(self) -> None:
-        while True:
-            try:
-                frame = self._scheduler.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            try:
-                messages = codec.decode(frame)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from scheduler: %s", error)
-                continue
-            for message in messages:
-                self._on_message(message)
+        for message in receive_messages(self._scheduler, "scheduler"):
+            self._on_message(message)
         self._start_jobs()
 
     def _on_message(self, message: Any) -> None:
