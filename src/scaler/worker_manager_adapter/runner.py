@@ -120,3 +120,22 @@ class WorkerManagerRunner:
         elif decision.stop:
             logger.info("worker manager %r: stopping %d unit(s)", self.manager_id, decision.stop)
             self._provisioner.stop_units(decision.stop)
+
+
+def run_manager(config: Any, manager_id: str, provisioner: Provisioner, fixed_units: int | None = None) -> int:
+    """Build a runner from the common ``WorkerManagerConfig`` fields, run it until SIGINT/SIGTERM; its exit code.
+
+    Every dynamic manager (baremetal_native, aws_raw_ecs, orb_aws_ec2, oci_raw) ends this way."""
+    runner = WorkerManagerRunner(
+        scheduler_address=str(config.scheduler_address),
+        manager_id=manager_id,
+        provisioner=provisioner,
+        max_task_concurrency=config.max_task_concurrency,
+        capabilities=dict(config.per_worker_capabilities),
+        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
+        scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
+        fixed_units=fixed_units,
+        event_loop=config.event_loop,
+    )
+    runner.loop.stop_on_signals()
+    return runner.run()

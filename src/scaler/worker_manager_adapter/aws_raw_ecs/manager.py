@@ -10,7 +10,7 @@ from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
 from scaler.worker_manager_adapter.aws_common.worker_command import fixed_workers_command
 from scaler.worker_manager_adapter.aws_raw_ecs.config import AwsRawEcsConfig
 from scaler.worker_manager_adapter.aws_raw_ecs.provisioner import EcsProvisioner
-from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+from scaler.worker_manager_adapter.runner import run_manager
 
 WORKER_TYPE = "ECS"
 
@@ -47,18 +47,7 @@ def run_aws_raw_ecs(config: AwsRawEcsConfig) -> None:
         started_by=_started_by(manager_id),
     )
     provisioner = EcsProvisioner(gateway, launch, config.ecs_task_cpu, config.ecs_status_interval_seconds)
-    runner = WorkerManagerRunner(
-        scheduler_address=str(config.scheduler_address),
-        manager_id=manager_id,
-        provisioner=provisioner,
-        max_task_concurrency=config.max_task_concurrency,
-        capabilities=dict(config.per_worker_capabilities),
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
-        scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
-        event_loop=config.event_loop,
-    )
-    runner.loop.stop_on_signals()
-    raise SystemExit(runner.run())
+    raise SystemExit(run_manager(config, manager_id, provisioner))
 
 
 def _started_by(manager_id: str) -> str:

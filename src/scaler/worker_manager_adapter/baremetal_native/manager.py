@@ -8,7 +8,7 @@ from typing import Any
 
 from scaler.worker.agent.options import WorkerOptions
 from scaler.worker_manager_adapter.baremetal_native.provisioner import NativeProvisioner
-from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+from scaler.worker_manager_adapter.runner import run_manager
 
 
 def worker_options_from_config(config: Any, manager_id: str, prefix: str) -> WorkerOptions:
@@ -37,16 +37,6 @@ def run_baremetal_native(config: Any) -> None:
     prefix = config.worker_type or ("FIX" if fixed else "NAT")
     manager_id = config.worker_manager_id or f"{prefix}|{socket.gethostname()}|{os.getpid()}"
     provisioner = NativeProvisioner(worker_options_from_config(config, manager_id, prefix))
-    runner = WorkerManagerRunner(
-        scheduler_address=str(config.scheduler_address),
-        manager_id=manager_id,
-        provisioner=provisioner,
-        max_task_concurrency=config.max_task_concurrency,
-        capabilities=dict(config.per_worker_capabilities),
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
-        scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
-        fixed_units=config.max_task_concurrency if fixed else None,
-        event_loop=config.event_loop,
+    raise SystemExit(
+        run_manager(config, manager_id, provisioner, fixed_units=config.max_task_concurrency if fixed else None)
     )
-    runner.loop.stop_on_signals()
-    raise SystemExit(runner.run())

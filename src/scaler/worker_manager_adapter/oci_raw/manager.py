@@ -12,7 +12,7 @@ from scaler.worker_manager_adapter.oci_common.models import InstanceSpec
 from scaler.worker_manager_adapter.oci_common.startup import checked, connection_from_config, open_gateway
 from scaler.worker_manager_adapter.oci_raw.config import OciRawConfig
 from scaler.worker_manager_adapter.oci_raw.provisioner import OciRawProvisioner, RawUnitSettings
-from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+from scaler.worker_manager_adapter.runner import run_manager
 
 # Given explicitly by worker_command, or meaningless inside a container (the manager's own logging files).
 _NOT_PASSED_ON = {"worker_scheduler_address", "object_storage_address", "logging_paths", "logging_config_file"}
@@ -29,18 +29,7 @@ def run_oci_raw(config: OciRawConfig) -> None:
     )
     provisioner = OciRawProvisioner(gateway, unit_settings(config))
     checked("looking for instances left by a previous run", provisioner.recover)
-    runner = WorkerManagerRunner(
-        scheduler_address=str(config.scheduler_address),
-        manager_id=config.worker_manager_id,
-        provisioner=provisioner,
-        max_task_concurrency=config.max_task_concurrency,
-        capabilities=dict(config.per_worker_capabilities),
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
-        scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
-        event_loop=config.event_loop,
-    )
-    runner.loop.stop_on_signals()
-    raise SystemExit(runner.run())
+    raise SystemExit(run_manager(config, config.worker_manager_id, provisioner))
 
 
 def workers_per_unit(config: OciRawConfig) -> int:

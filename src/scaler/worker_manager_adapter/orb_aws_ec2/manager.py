@@ -12,7 +12,7 @@ from scaler.worker_manager_adapter.aws_common.worker_command import fixed_worker
 from scaler.worker_manager_adapter.orb_aws_ec2.config import OrbAwsEc2Config
 from scaler.worker_manager_adapter.orb_aws_ec2.provisioner import MANAGER_TAG, OrbProvisioner
 from scaler.worker_manager_adapter.orb_aws_ec2.temporary import TemporaryResources
-from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+from scaler.worker_manager_adapter.runner import run_manager
 
 logger = logging.getLogger("scaler.orb_aws_ec2")
 
@@ -55,18 +55,7 @@ def run_orb_aws_ec2(config: OrbAwsEc2Config) -> None:
             tags={**config.tags, MANAGER_TAG: manager_tag},
         )
         provisioner = OrbProvisioner(orb, ec2, template_id, manager_tag, workers, config.orb_poll_interval_seconds)
-        runner = WorkerManagerRunner(
-            scheduler_address=str(config.scheduler_address),
-            manager_id=manager_id,
-            provisioner=provisioner,
-            max_task_concurrency=config.max_task_concurrency,
-            capabilities=dict(config.per_worker_capabilities),
-            heartbeat_interval_seconds=config.heartbeat_interval_seconds,
-            scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
-            event_loop=config.event_loop,
-        )
-        runner.loop.stop_on_signals()
-        code = runner.run()
+        code = run_manager(config, manager_id, provisioner)
     finally:
         temporary.delete()
         orb.close()
