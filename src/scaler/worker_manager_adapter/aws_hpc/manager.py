@@ -29,17 +29,12 @@ def run_aws_hpc(config: AwsHpcConfig) -> None:
         timeout_seconds=max(BATCH_MINIMUM_TIMEOUT_SECONDS, math.ceil(timeout_seconds)),
     )
     manager_id = config.worker_manager_id or f"{config.worker_name}|{socket.gethostname()}|{os.getpid()}"
-    settings = JobProxySettings(
-        scheduler_address=str(config.scheduler_address),
+    settings = JobProxySettings.from_config(
+        config,
         manager_id=manager_id,
         worker_prefix=config.worker_name,
         max_concurrent_jobs=config.max_concurrent_jobs,
         job_timeout_seconds=timeout_seconds,
-        object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
-        capabilities=dict(config.per_worker_capabilities),
-        task_queue_size=config.per_worker_task_queue_size,
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
         poll_interval_seconds=min(0.2, config.poll_interval_seconds),  # cheap: the backend's threads do the AWS calls
-        event_loop=config.event_loop,
     )
     raise SystemExit(run_job_proxy(settings, BatchBackend(gateway, spec, config.poll_interval_seconds)))

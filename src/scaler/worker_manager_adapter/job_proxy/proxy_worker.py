@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -27,6 +27,9 @@ from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, decode_object_f
 from scaler.worker.agent.task_queue import AgentTaskQueue
 from scaler.worker_manager_adapter.job_proxy.backend import JobBackend, JobOutcome
 from scaler.worker_manager_adapter.job_proxy.payload import build_payload, parse_outcome
+
+if TYPE_CHECKING:
+    from scaler.config.sections.worker_manager import WorkerManagerConfig
 
 logger = logging.getLogger("scaler.job_proxy")
 
@@ -46,6 +49,32 @@ class JobProxySettings:
     heartbeat_interval_seconds: float = 2.0
     poll_interval_seconds: float = 0.5
     event_loop: str = "builtin"
+
+    @classmethod
+    def from_config(
+        cls,
+        config: WorkerManagerConfig,
+        *,
+        manager_id: str,
+        worker_prefix: str,
+        max_concurrent_jobs: int,
+        job_timeout_seconds: float,
+        poll_interval_seconds: float,
+    ) -> JobProxySettings:
+        """The proxy's settings from a manager's config section; the caller names what differs per backend."""
+        return cls(
+            scheduler_address=str(config.scheduler_address),
+            manager_id=manager_id,
+            worker_prefix=worker_prefix,
+            max_concurrent_jobs=max_concurrent_jobs,
+            job_timeout_seconds=job_timeout_seconds,
+            object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
+            capabilities=dict(config.per_worker_capabilities),
+            task_queue_size=config.per_worker_task_queue_size,
+            heartbeat_interval_seconds=config.heartbeat_interval_seconds,
+            poll_interval_seconds=poll_interval_seconds,
+            event_loop=config.event_loop,
+        )
 
 
 @dataclass

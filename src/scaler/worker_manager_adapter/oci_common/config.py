@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 from scaler.config.checks import greater_than, non_empty
 from scaler.config.options import Check, option
 from scaler.config.sections.worker_manager import WorkerManagerConfig
-from scaler.worker_manager_adapter.oci_common.models import ENDPOINT_SERVICES, parse_endpoints
+from scaler.worker_manager_adapter.oci_common.models import ENDPOINT_SERVICES, InstanceSpec, parse_endpoints
 
 AuthType = Literal["config_file", "instance_principal"]
 
@@ -86,3 +86,21 @@ class OciContainerInstanceConfig(WorkerManagerConfig):
 
         if (self.image_pull_username is None) != (self.image_pull_password is None):
             raise ConfigError("image_pull_username and image_pull_password go together: give both or neither")
+
+    def instance_template(self, restart_policy: str) -> InstanceSpec:
+        """The container instance every unit or job starts from; the caller fills in name, environment and tags."""
+        user, password = self.image_pull_username, self.image_pull_password
+        return InstanceSpec(
+            display_name="",
+            compartment_id=self.compartment_id,
+            availability_domain=self.availability_domain,
+            subnet_id=self.subnet_id,
+            shape=self.instance_shape,
+            ocpus=self.instance_ocpus,
+            memory_gb=self.instance_memory_gb,
+            image_url=self.container_image,
+            environment={},
+            freeform_tags={},
+            restart_policy=restart_policy,
+            pull_credentials=(user, password) if user is not None and password is not None else None,
+        )

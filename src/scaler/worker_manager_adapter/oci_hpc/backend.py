@@ -15,16 +15,16 @@ delay new instances with back-off and are logged once.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scaler.worker_manager_adapter.job_proxy.backend import JobOutcome
+from scaler.worker_manager_adapter.oci_common.calls import CallPool
 from scaler.worker_manager_adapter.oci_common.models import InstanceInfo, InstanceSpec, OciError
 from scaler.worker_manager_adapter.oci_common.pacing import Backoff, OnceLog
 
@@ -35,7 +35,6 @@ logger = logging.getLogger("scaler.oci_hpc")
 
 MANAGER_TAG = "scaler-manager-id"
 JOB_TAG = "scaler-job"
-SDK_THREADS = 8
 CLOSE_TIMEOUT_SECONDS = 8.0  # the scaler launcher allows a manager 10 s to stop before it kills it
 RETRIES = 4
 ENDED_STATES = frozenset({"INACTIVE", "FAILED", "DELETING", "DELETED"})
@@ -76,9 +75,7 @@ class OciHpcBackend:
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
-        self._pool = concurrent.futures.ThreadPoolExecutor(SDK_THREADS, thread_name_prefix="oci-hpc")
-        self._futures: set[concurrent.futures.Future[None]] = set()
-        self._futures_lock = threading.Lock()  # done-callbacks run in pool threads
+        self._calls = CallPool("oci-hpc")
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}
         self._queue: collections.deque[_Job] = collections.deque()
@@ -119,7 +116,7 @@ class OciHpcBackend:
             if job.phase != "running":
                 return  # starting: _start tears it down; finishing: its outcome is dropped
             job.phase = "finishing"
-        self._spawn(self._teardown, job, None)
+        self._calls.spawn(self._teardown, job, None)
 
     def close(self) -> None:
         with self._lock:
@@ -131,9 +128,9 @@ class OciHpcBackend:
             for job in running:
                 job.phase = "finishing"
         for job in running:
-            self._spawn(self._teardown, job, None)
-        _, pending = concurrent.futures.wait(self._pending_futures(), timeout=CLOSE_TIMEOUT_SECONDS)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+            self._calls.spawn(self._teardown, job, None)
+        pending = self._calls.wait(CLOSE_TIMEOUT_SECONDS)
+        self._calls.shutdown()
         if pending:
             logger.error(
                 "oci_hpc: gave up waiting for %d OCI call(s); instances tagged %s=%s may remain",
@@ -162,26 +159,9 @@ class OciHpcBackend:
             if due and not self._refreshing and any(job.phase == "running" for job in self._jobs.values()):
                 self._refreshing = refresh = True
         for job in starting:
-            self._spawn(self._start, job)
+            self._calls.spawn(self._start, job)
         if refresh:
-            self._spawn(self._refresh)
-
-    def _spawn(self, function: Callable[..., Any], *args: Any) -> None:
-        try:
-            future = self._pool.submit(function, *args)
-        except RuntimeError:  # the pool is shut down: we are exiting
-            return
-        with self._futures_lock:
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: concurrent.futures.Future[None]) -> None:
-        with self._futures_lock:
-            self._futures.discard(future)
-
-    def _pending_futures(self) -> list[concurrent.futures.Future[None]]:
-        with self._futures_lock:
-            return [future for future in self._futures if not future.done()]
+            self._calls.spawn(self._refresh)
 
     # --- OCI calls (pool threads) --------------------------------------------------------------------------------
 
@@ -251,7 +231,7 @@ class OciHpcBackend:
                 if job.phase != "running":
                     continue
                 job.phase = "finishing"
-            self._spawn(self._finish, job, info)
+            self._calls.spawn(self._finish, job, info)
 
     def _get_instance(self, instance_id: str) -> InstanceInfo | None:
         try:

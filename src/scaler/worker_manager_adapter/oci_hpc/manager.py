@@ -7,7 +7,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from scaler.worker_manager_adapter.job_proxy.proxy_worker import JobProxySettings, run_job_proxy
-from scaler.worker_manager_adapter.oci_common.models import TERMINAL_STATES, InstanceSpec, OciError
+from scaler.worker_manager_adapter.oci_common.models import TERMINAL_STATES, OciError
 from scaler.worker_manager_adapter.oci_common.startup import checked, connection_from_config, open_gateway
 from scaler.worker_manager_adapter.oci_hpc.backend import MANAGER_TAG, HpcJobSettings, OciHpcBackend
 from scaler.worker_manager_adapter.oci_hpc.config import OciHpcConfig
@@ -29,38 +29,20 @@ def run_oci_hpc(config: OciHpcConfig) -> None:
     settings = job_settings(config, connection.endpoint_for("object_storage"))
     check_access(gateway, settings)
     remove_leftovers(gateway, settings)
-    proxy = JobProxySettings(
-        scheduler_address=str(config.scheduler_address),
+    proxy = JobProxySettings.from_config(
+        config,
         manager_id=config.worker_manager_id,
         worker_prefix="OCI_HPC",
         max_concurrent_jobs=config.base_concurrency,
         job_timeout_seconds=config.job_timeout_seconds,
-        object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
-        capabilities=dict(config.per_worker_capabilities),
-        task_queue_size=config.per_worker_task_queue_size,
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
         poll_interval_seconds=min(PROXY_POLL_SECONDS, config.job_poll_interval_seconds),
-        event_loop=config.event_loop,
     )
     raise SystemExit(run_job_proxy(proxy, OciHpcBackend(gateway, settings)))
 
 
 def job_settings(config: OciHpcConfig, object_storage_endpoint: str | None) -> HpcJobSettings:
-    pull = (config.image_pull_username, config.image_pull_password)
-    template = InstanceSpec(
-        display_name="",
-        compartment_id=config.compartment_id,
-        availability_domain=config.availability_domain,
-        subnet_id=config.subnet_id,
-        shape=config.instance_shape,
-        ocpus=config.instance_ocpus,
-        memory_gb=config.instance_memory_gb,
-        image_url=config.container_image,
-        environment={},
-        freeform_tags={},
-        restart_policy="NEVER",  # one task: a runner that exits is done, never restarted
-        pull_credentials=(pull[0], pull[1]) if pull[0] is not None and pull[1] is not None else None,
-    )
+    # NEVER: one task per instance; a runner that exits is done
+    template = config.instance_template(restart_policy="NEVER")
     runner_environment = (
         {"SCALER_OCI_OBJECT_STORAGE_ENDPOINT": object_storage_endpoint} if object_storage_endpoint else {}
     )

@@ -8,7 +8,6 @@ import shlex
 from scaler.config.options import field_specs
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.config.sections.worker import WorkerConfig
-from scaler.worker_manager_adapter.oci_common.models import InstanceSpec
 from scaler.worker_manager_adapter.oci_common.startup import checked, connection_from_config, open_gateway
 from scaler.worker_manager_adapter.oci_raw.config import OciRawConfig
 from scaler.worker_manager_adapter.oci_raw.provisioner import OciRawProvisioner, RawUnitSettings
@@ -38,21 +37,8 @@ def workers_per_unit(config: OciRawConfig) -> int:
 
 
 def unit_settings(config: OciRawConfig) -> RawUnitSettings:
-    pull = (config.image_pull_username, config.image_pull_password)
-    template = InstanceSpec(
-        display_name="",
-        compartment_id=config.compartment_id,
-        availability_domain=config.availability_domain,
-        subnet_id=config.subnet_id,
-        shape=config.instance_shape,
-        ocpus=config.instance_ocpus,
-        memory_gb=config.instance_memory_gb,
-        image_url=config.container_image,
-        environment={},
-        freeform_tags={},
-        restart_policy="NEVER",  # a pool that ends is reported and replaced by this manager, not restarted blindly
-        pull_credentials=(pull[0], pull[1]) if pull[0] is not None and pull[1] is not None else None,
-    )
+    # NEVER: a pool that ends is reported and replaced by this manager, not restarted blindly
+    template = config.instance_template(restart_policy="NEVER")
     return RawUnitSettings(
         manager_id=config.worker_manager_id,
         workers_per_unit=workers_per_unit(config),

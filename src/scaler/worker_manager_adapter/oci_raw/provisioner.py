@@ -23,8 +23,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from scaler.worker_manager_adapter.oci_common.calls import SDK_THREADS, CallPool
 from scaler.worker_manager_adapter.oci_common.models import TERMINAL_STATES, InstanceInfo, InstanceSpec, OciError
 from scaler.worker_manager_adapter.oci_common.pacing import Backoff, OnceLog
 from scaler.worker_manager_adapter.provisioner import UnitExit
@@ -36,7 +37,6 @@ logger = logging.getLogger("scaler.oci_raw")
 
 MANAGER_TAG = "scaler-manager-id"
 UNIT_TAG = "scaler-unit"
-SDK_THREADS = 8
 TERMINATE_SECONDS = 8.0  # the scaler launcher allows a manager 10 s to stop before it kills it
 
 
@@ -67,9 +67,7 @@ class OciRawProvisioner:
         self._gateway = gateway
         self._settings = settings
         self._clock = clock
-        self._pool = concurrent.futures.ThreadPoolExecutor(SDK_THREADS, thread_name_prefix="oci-raw")
-        self._futures: set[concurrent.futures.Future[None]] = set()
-        self._futures_lock = threading.Lock()  # done-callbacks run in pool threads
+        self._calls = CallPool("oci-raw")
         self._lock = threading.Lock()
         self._units: dict[str, _Unit] = {}
         self._exits: list[UnitExit] = []
@@ -102,7 +100,7 @@ class OciRawProvisioner:
                 placed = unit.phase == "placed"
                 unit.phase = "stopping"  # a unit still being created is deleted when its create returns
                 if placed:
-                    self._spawn(self._delete, unit)
+                    self._calls.spawn(self._delete, unit)
 
     def live_units(self) -> int:
         self._pump()
@@ -120,7 +118,7 @@ class OciRawProvisioner:
         with self._lock:
             self._closed = True
         # Let the calls in flight finish: a create still running would otherwise leave an instance nobody knows.
-        concurrent.futures.wait(self._pending_futures(), timeout=TERMINATE_SECONDS / 2)
+        self._calls.wait(TERMINATE_SECONDS / 2)
         with self._lock:
             ids = {u.instance_id for u in self._units.values() if u.instance_id}
             self._units.clear()
@@ -128,10 +126,10 @@ class OciRawProvisioner:
             ids |= {i.id for i in self._owned_instances() if i.state not in TERMINAL_STATES}
         except OciError as error:
             logger.error("oci_raw: cannot list container instances to delete them: %s", error)
-        deletes = [self._pool.submit(self._delete_id, instance_id) for instance_id in ids]
+        deletes = self._calls.map_untracked(self._delete_id, ids)
         done, pending = concurrent.futures.wait(deletes, timeout=max(0.5, deadline - self._clock()))
         deleted = sum(1 for future in done if future.result())
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._calls.shutdown()
         logger.info("oci_raw: deleted %d container instance(s) of manager %r", deleted, self._settings.manager_id)
         if pending:
             logger.error("oci_raw: %d delete(s) did not finish; check instances tagged %s=%s",
@@ -171,27 +169,10 @@ class OciRawProvisioner:
             if self._backoff.ready(now):
                 for unit in [u for u in self._units.values() if u.phase == "pending"][:SDK_THREADS]:
                     unit.phase = "creating"
-                    self._spawn(self._create, unit)
+                    self._calls.spawn(self._create, unit)
             if not self._refreshing and now - self._last_refresh >= self._settings.refresh_interval_seconds:
                 self._refreshing = True
-                self._spawn(self._refresh)
-
-    def _spawn(self, function: Callable[..., Any], *args: Any) -> None:
-        try:
-            future = self._pool.submit(function, *args)
-        except RuntimeError:  # the pool is shut down: we are exiting
-            return
-        with self._futures_lock:
-            self._futures.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: concurrent.futures.Future[None]) -> None:
-        with self._futures_lock:
-            self._futures.discard(future)
-
-    def _pending_futures(self) -> list[concurrent.futures.Future[None]]:
-        with self._futures_lock:
-            return [future for future in self._futures if not future.done()]
+                self._calls.spawn(self._refresh)
 
     # --- OCI calls (pool threads) --------------------------------------------------------------------------------
 

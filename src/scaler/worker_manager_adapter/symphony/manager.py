@@ -21,17 +21,12 @@ def run_symphony(config: SymphonyConfig) -> None:
         raise SystemExit(f"scaler_worker_manager: error: {error}") from None
     except Exception as error:  # soamapi's own errors (no such application, cannot connect): one clear line
         raise SystemExit(f"scaler_worker_manager: error: could not open a Symphony session: {error}") from None
-    settings = JobProxySettings(
-        scheduler_address=str(config.scheduler_address),
+    settings = JobProxySettings.from_config(
+        config,
         manager_id=manager_id,
         worker_prefix=WORKER_PREFIX,
         max_concurrent_jobs=config.max_task_concurrency,
         job_timeout_seconds=config.task_timeout_seconds,
-        object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
-        capabilities=dict(config.per_worker_capabilities),
-        task_queue_size=config.per_worker_task_queue_size,
-        heartbeat_interval_seconds=config.heartbeat_interval_seconds,
         poll_interval_seconds=0.05,  # outputs are already queued by Symphony's callbacks: polling is cheap
-        event_loop=config.event_loop,
     )
     raise SystemExit(run_job_proxy(settings, SymphonyBackend(gateway)))
