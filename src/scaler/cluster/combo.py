@@ -66,7 +66,7 @@ class SchedulerClusterCombo:
         self._object_storage_address = object_storage_address
         self._processes: list[subprocess.Popen[bytes]] = []
         python = sys.executable
-        self._start([python, "-m", "scaler.object_storage", object_storage_address])
+        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level])
         settings = SchedulerSettings(
             object_storage_address=object_storage_address,
             client_timeout_seconds=client_timeout_seconds,

@@ -150,7 +150,8 @@ class SchedulerServer:
 
 def start_object_storage_process(address: str) -> subprocess.Popen[bytes]:
     logger.info("starting object storage server at %s", address)
-    command = [sys.executable, "-m", "scaler.object_storage", address]
+    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # the scheduler's own logging level
+    command = [sys.executable, "-m", "scaler.object_storage", address, level]
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment())
 
 
