@@ -1,21 +1,20 @@
 """Turning functions and arguments into task payloads, uploading each large object once.
 
 Small arguments travel inline in the task message. Larger ones (over ``INLINE_ARG_LIMIT``) are uploaded to
-object storage under a content-derived id and referenced by that id, so the same bytes are uploaded once
-per client no matter how many tasks use them. To avoid even re-serializing a large object passed again,
-an identity cache remembers the payload of recently seen large objects: through a weak reference when the
-object allows one (numpy arrays, most user classes), else by holding the object itself for immutable types
-(bytes, str) in a small LRU.
+object storage and referenced by id: up to 1 MB under a content-derived id, so equal values are uploaded once
+per client, and larger ones under a random id (hashing them would cost more than it saves). To avoid even
+re-serializing a large object passed again, ``ArgumentCache`` remembers which upload stands for which object, and
+deletes an upload once no live object and no unfinished task can use it.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from scaler import errors
+from scaler.client.argument_cache import ArgumentCache
 from scaler.client.object_reference import ObjectReference
 from scaler.ids import content_object_id, random_object_id
 from scaler.protocol import codec
@@ -25,23 +24,21 @@ from scaler.serialization import SERIALIZED, Serializer, encode_object_frames, f
 INLINE_ARG_LIMIT = 64 * 1024
 _CONTENT_ID_LIMIT = 1024 * 1024
 _SMALL_TYPES = frozenset({int, float, bool, type(None), complex})
-_STRONG_CACHE_SIZE = 16
-_IMMUTABLE_TYPES = (bytes, str, frozenset)
 
 Upload = Callable[[list[Any]], None]
+Release = Callable[[list[bytes]], None]
 
 
 class PayloadEncoder:
-    def __init__(self, client_id: bytes, serializer: Serializer, upload: Upload) -> None:
+    def __init__(self, client_id: bytes, serializer: Serializer, upload: Upload, release: Release) -> None:
         self._client_id = client_id
         self._serializer = serializer
         self._upload = upload
         self._generation = b"0"
-        self._uploaded: set[bytes] = set()
+        self._uploaded: set[bytes] = set()  # functions and serializers: kept until clear()
         self._functions: dict[Any, bytes] = {}
         self._weak_functions: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
-        self._weak_args: dict[int, tuple[weakref.ref[Any], m.TaskArg]] = {}
-        self._strong_args: OrderedDict[int, tuple[Any, m.TaskArg]] = OrderedDict()
+        self.arguments = ArgumentCache(release)
         self.references: dict[bytes, ObjectReference] = {}
 
     def reset(self) -> None:
@@ -50,8 +47,8 @@ class PayloadEncoder:
         self._uploaded.clear()
         self._functions.clear()
         self._weak_functions = weakref.WeakKeyDictionary()
-        self._weak_args.clear()
-        self._strong_args.clear()
+        with self.arguments.lock:
+            self.arguments.reset()
         self.references.clear()
 
     def function_id(self, function: Any) -> bytes:
@@ -71,79 +68,84 @@ class PayloadEncoder:
         return object_id
 
     def argument(self, value: Any, reserialize: bool = False) -> m.TaskArg:
+        """The task argument for ``value``; an upload it uses is retained until ``tasks_done`` names it."""
         if isinstance(value, ObjectReference):
             if value.object_id not in self.references:
                 raise errors.MissingObjectError(f"{value!r} is unknown to this client (was clear() called?)")
             return m.TaskArg(m.ArgKind.OBJECT, value.object_id)
-        key = id(value)
-        if not reserialize:
-            cached = self._cached_argument(key, value)
-            if cached is not None:
-                return cached
         if type(value) in _SMALL_TYPES:  # the hot path: an int or a short string, serialized once, inline
             return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
+        if not reserialize:
+            with self.arguments.lock:
+                cached = self.arguments.lookup(value)
+            if cached is not None:
+                return cached
         frames = encode_object_frames(value, self._serializer)
         if frames[0] == SERIALIZED and len(frames[1]) <= INLINE_ARG_LIMIT:
             return m.TaskArg(m.ArgKind.INLINE, frames[1])
         if frames_size(frames) <= INLINE_ARG_LIMIT:  # small raw bytes or a small array: inline is cheaper
             return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
-        arg = m.TaskArg(m.ArgKind.OBJECT, self._upload_frames(frames))
-        self._remember(key, value, arg)
-        return arg
+        object_id = self._object_id(frames, b"argument")
+        with self.arguments.lock:  # the upload and its bookkeeping together: a release cannot come in between
+            if self.arguments.is_tracked(object_id):  # equal content, uploaded already and still alive
+                self.arguments.retain_id(object_id)
+                return m.TaskArg(m.ArgKind.OBJECT, object_id)
+            self._put(object_id, frames)
+            return self.arguments.add(value, m.TaskArg(m.ArgKind.OBJECT, object_id))
+
+    def call_arguments(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], reserialize: bool
+    ) -> tuple[tuple[m.TaskArg, ...], dict[str, m.TaskArg], bool]:
+        """A call's positional and keyword task arguments, and whether any is an object (see ``tasks_done``)."""
+        encoded: list[m.TaskArg] = []
+        named: dict[str, m.TaskArg] = {}
+        try:
+            for value in args:
+                encoded.append(self.argument(value, reserialize))
+            for name, value in kwargs.items():
+                named[name] = self.argument(value, reserialize)
+        except BaseException:  # the task is never sent: what its arguments retained is let go at once
+            self.arguments.tasks_done(a.data for a in (*encoded, *named.values()) if a.kind is m.ArgKind.OBJECT)
+            raise
+        uses_objects = any(a.kind is m.ArgKind.OBJECT for a in encoded) or any(
+            a.kind is m.ArgKind.OBJECT for a in named.values()
+        )
+        return tuple(encoded), named, uses_objects
+
+    def tasks_done(self, tasks: Iterable[m.Task]) -> None:
+        """These tasks finished: the uploads they used may go (from any thread)."""
+        self.arguments.tasks_done(
+            arg.data for task in tasks for arg in (*task.args, *task.kwargs.values()) if arg.kind is m.ArgKind.OBJECT
+        )
 
     def send_object(self, value: Any, name: str | None) -> ObjectReference:
         frames = encode_object_frames(value, self._serializer)
-        object_id = self._upload_frames(frames)
+        object_id = random_object_id(self._client_id)  # its own id: never one an argument's upload could release
+        self._put(object_id, frames)
         reference = ObjectReference((name or f"<{type(value).__name__}>").encode(), frames_size(frames), object_id)
         self.references[object_id] = reference
         return reference
 
     def upload_payload(self, payload: bytes) -> bytes:
-        """Upload a payload of the client's serializer (a function, the serializer itself)."""
-        return self._upload_frames([SERIALIZED, payload])
-
-    def _upload_frames(self, frames: list[Any]) -> bytes:
-        # Content ids make re-uploads of equal values free, but hashing costs ~1 s/GB: large objects get a
-        # random id, and their re-use is caught by the identity cache instead.
-        size = frames_size(frames)
-        if size <= _CONTENT_ID_LIMIT:
-            object_id = content_object_id(self._client_id, b"".join(bytes(f) for f in frames), self._generation)
-            if object_id in self._uploaded:
-                return object_id
+        """Upload a payload of the client's serializer (a function, the serializer itself), once."""
+        frames = [SERIALIZED, payload]
+        object_id = self._object_id(frames, b"function")
+        if object_id not in self._uploaded:
             self._uploaded.add(object_id)
-        else:
-            object_id = random_object_id(self._client_id)
-        self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), *frames])
+            self._put(object_id, frames)
         return object_id
 
-    def _forget_callback(self, key: int) -> Callable[[weakref.ref[Any]], None]:
-        def forget(_: weakref.ref[Any]) -> None:
-            self._weak_args.pop(key, None)
+    def _object_id(self, frames: list[Any], use: bytes) -> bytes:
+        # Content ids make re-uploads of equal values free, but hashing costs ~1 s/GB: large objects get a
+        # random id, and their re-use is caught by the identity cache instead. ``use`` keeps a function and an
+        # argument with equal bytes apart: an argument's upload is released when its tasks are done.
+        if frames_size(frames) <= _CONTENT_ID_LIMIT:
+            content = b"".join(bytes(f) for f in frames)
+            return content_object_id(self._client_id, content, self._generation + b"|" + use)
+        return random_object_id(self._client_id)
 
-        return forget
-
-    def _cached_argument(self, key: int, value: Any) -> m.TaskArg | None:
-        weak = self._weak_args.get(key)
-        if weak is not None:
-            if weak[0]() is value:
-                return weak[1]
-            del self._weak_args[key]
-        strong = self._strong_args.get(key)
-        if strong is not None and strong[0] is value:
-            self._strong_args.move_to_end(key)
-            return strong[1]
-        return None
-
-    def _remember(self, key: int, value: Any, arg: m.TaskArg) -> None:
-        try:
-            self._weak_args[key] = (weakref.ref(value, self._forget_callback(key)), arg)
-            return
-        except TypeError:
-            pass
-        if isinstance(value, _IMMUTABLE_TYPES):
-            self._strong_args[key] = (value, arg)
-            if len(self._strong_args) > _STRONG_CACHE_SIZE:
-                self._strong_args.popitem(last=False)
+    def _put(self, object_id: bytes, frames: list[Any]) -> None:
+        self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), *frames])
 
 
 def _hashable(value: Any) -> bool:

@@ -66,7 +66,10 @@ class Client:
         self._agent = ClientAgent(
             self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
         )
-        self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload)
+        self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload, self._release_objects)
+        collect = self._encoder.arguments.collect
+        self._agent.loop.after_each_wake(collect)  # right after the results that finished tasks came in
+        self._agent.loop.call_every(heartbeat_interval_seconds, lambda: collect(sweep=True))
         self._serializer_id = b""
         self._closed = False
         self._agent.start()
@@ -233,7 +236,8 @@ class Client:
             function_id=self._encoder.function_id,
             register=self._agent.futures.__setitem__,
             send=self._agent.forward_to_scheduler,
-            delete_objects=lambda ids: self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(ids), 0))]),
+            delete_objects=self._release_objects,
+            tasks_done=self._encoder.tasks_done,
             make_future=lambda task_id: ScalerFuture(task_id, self._request_cancel),
             priority=self._priority,
             flags=self._flags,
@@ -285,21 +289,32 @@ class Client:
         capabilities: dict[str, int] | None,
         reserialize: bool,
     ) -> tuple[m.Task, ScalerFuture]:
-        argument = self._encoder.argument
+        task_args, task_kwargs, uses_objects = self._encoder.call_arguments(args, kwargs, reserialize)
         task_id = self._new_task_id()
         task = m.Task(
             task_id=task_id,
             client_id=self._identity,
             function_id=function_id,
             serializer_id=self._serializer_id,
-            args=tuple([argument(a, reserialize) for a in args]),
-            kwargs={k: argument(v, reserialize) for k, v in kwargs.items()},
+            args=task_args,
+            kwargs=task_kwargs,
             capabilities=dict(capabilities) if capabilities else {},
             priority=self._priority,
             flags=self._flags,
             function_name=_function_name(fn),
         )
-        return task, ScalerFuture(task_id, self._request_cancel)
+        future = ScalerFuture(task_id, self._request_cancel)
+        if uses_objects:  # its large arguments' uploads may go once it is done
+            future.add_done_callback(lambda _: self._encoder.tasks_done([task]))
+        return task, future
+
+    def _release_objects(self, object_ids: list[bytes]) -> None:
+        """Delete these objects of this client from object storage and from every processor's cache."""
+        try:
+            self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(object_ids), 0))])
+            self._agent.forward_to_scheduler(codec.encode_one(m.ObjectsReleased(self._identity, tuple(object_ids))))
+        except errors.ClientClosedError:
+            pass  # closing: the scheduler and object storage free everything of this client anyway
 
     def _request_cancel(self, future: ScalerFuture) -> None:
         if not self._closed:

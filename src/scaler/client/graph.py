@@ -72,6 +72,7 @@ def submit_graph(
     register: Callable[[bytes, ScalerFuture], None],
     send: Callable[[bytes], None],
     delete_objects: Callable[[list[bytes]], None],
+    tasks_done: Callable[[list[m.Task]], None],
     make_future: Callable[[bytes], ScalerFuture],
     priority: int,
     flags: int,
@@ -133,15 +134,19 @@ def submit_graph(
             targets.append(first)
         results[key] = future
     if nodes:
-        _delete_when_done(futures, [n.task.result_object_id for n in nodes], delete_objects)
+        _delete_when_done(futures, [n.task for n in nodes], delete_objects, tasks_done)
         send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))))
     return results
 
 
 def _delete_when_done(
-    futures: list[ScalerFuture], object_ids: list[bytes], delete: Callable[[list[bytes]], None]
+    futures: list[ScalerFuture],
+    tasks: list[m.Task],
+    delete: Callable[[list[bytes]], None],
+    tasks_done: Callable[[list[m.Task]], None],
 ) -> None:
-    """Delete the graph's result objects once every requested result has been fetched (or has failed)."""
+    """Once every requested result has been fetched (or has failed): delete the graph's result objects, and let go
+    of the uploads of its arguments."""
     remaining = [len(futures)]
     lock = threading.Lock()
 
@@ -150,10 +155,8 @@ def _delete_when_done(
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
-            try:
-                delete(object_ids)
-            except Exception:  # the client is closing: its objects are deleted with it anyway
-                pass
+            tasks_done(tasks)
+            delete([task.result_object_id for task in tasks])
 
     for future in futures:
         future.add_done_callback(on_done)

@@ -157,9 +157,13 @@ class ShutdownResponse(_Message, frozen=True, tag=13):
 
 
 class ObjectsReleased(_Message, frozen=True, tag=14):
-    """An owner (a client) dropped its objects: workers evict them from their caches."""
+    """An owner (a client) dropped objects: workers evict them from their caches.
+
+    With no ``object_ids``, every object of the owner (``clear()``, a client that left); otherwise just those.
+    """
 
     owner_id: bytes
+    object_ids: tuple[bytes, ...] = ()
 
 
 class ProtocolMismatch(_Message, frozen=True, tag=15):

@@ -178,7 +178,7 @@ class SchedulerCore:
     def _on_objects_released(self, peer: bytes, message: m.ObjectsReleased, now: float) -> None:
         self._touch_client(peer, now)
         for worker_id in self.workers:
-            self._send(worker_id, m.ObjectsReleased(peer))
+            self._send(worker_id, m.ObjectsReleased(peer, message.object_ids))  # the sender's own objects only
 
     def _on_client_disconnect(self, peer: bytes, message: m.ClientDisconnect, now: float) -> None:
         if message.shutdown:

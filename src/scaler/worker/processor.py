@@ -86,7 +86,7 @@ class Processor:
                     self._send(self._run_task(message.task, message.object_storage_address))
                     self._housekeeping()
                 elif isinstance(message, m.ObjectsReleased):
-                    self._evict(owner_prefix(message.owner_id))
+                    self._evict(owner_prefix(message.owner_id), message.object_ids)
 
     def _run_task(self, task: m.Task, storage_address: str) -> m.TaskResult:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -163,7 +163,13 @@ class Processor:
             self._storage = ObjectStorageConnection(self._context, address)
         return self._storage
 
-    def _evict(self, prefix: bytes) -> None:
+    def _evict(self, prefix: bytes, object_ids: tuple[bytes, ...]) -> None:
+        """Drop the owner's cached objects: all of them, or only ``object_ids`` (which must be the owner's)."""
+        if object_ids:
+            for object_id in object_ids:
+                if object_id.startswith(prefix):
+                    self._cache.pop(object_id, None)
+            return
         for object_id in [i for i in self._cache if i.startswith(prefix)]:
             del self._cache[object_id]
 

@@ -1,7 +1,10 @@
-"""The client's payload encoder: functions and repeated large arguments are uploaded once."""
+"""The client's payload encoder: functions and repeated large arguments are uploaded once, and an argument's
+upload is released once no live object and no unfinished task can use it."""
 
 from __future__ import annotations
 
+import gc
+import threading
 from typing import Any
 
 import numpy as np
@@ -18,12 +21,30 @@ class Uploads:
         self.frames: list[list[Any]] = []
 
     def __call__(self, frames: list[Any]) -> None:
-        self.frames.append(frames)
+        # Copies, as a socket that has sent them holds nothing: the objects stay the caller's alone.
+        self.frames.append([bytes(memoryview(frame)) for frame in frames])
+
+
+class Releases:
+    def __init__(self) -> None:
+        self.ids: list[bytes] = []
+
+    def __call__(self, object_ids: list[bytes]) -> None:
+        self.ids.extend(object_ids)
 
 
 def make() -> tuple[PayloadEncoder, Uploads]:
-    uploads = Uploads()
-    return PayloadEncoder(b"Client|unit", DEFAULT_SERIALIZER, uploads), uploads
+    encoder, uploads, _ = make_with_releases()
+    return encoder, uploads
+
+
+def make_with_releases() -> tuple[PayloadEncoder, Uploads, Releases]:
+    uploads, releases = Uploads(), Releases()
+    return PayloadEncoder(b"Client|unit", DEFAULT_SERIALIZER, uploads, releases), uploads, releases
+
+
+def task_using(*args: m.TaskArg, **kwargs: m.TaskArg) -> m.Task:
+    return m.Task(b"t", b"c", b"f", b"", args, kwargs, {}, 0, 0, "f")
 
 
 def double(x: int) -> int:
@@ -76,3 +97,66 @@ def test_reserialize_and_clear() -> None:
     encoder.reset()
     with pytest.raises(MissingObjectError):
         encoder.argument(reference)
+
+
+def test_upload_of_a_weakly_referenced_argument_lives_while_the_object_or_a_task_does() -> None:
+    encoder, _, releases = make_with_releases()
+    array = np.arange(100_000)
+    arg = encoder.argument(array)
+    encoder.tasks_done([task_using(arg)])
+    encoder.arguments.collect(sweep=True)
+    assert releases.ids == []  # the array is alive: the next task on it reuses the upload
+    assert encoder.argument(array) == arg
+    del array
+    gc.collect()
+    encoder.arguments.collect()
+    assert releases.ids == []  # a task still uses it
+    encoder.tasks_done([task_using(arg)])
+    encoder.arguments.collect()
+    assert releases.ids == [arg.data]
+
+
+def test_upload_of_bytes_goes_once_nobody_but_the_cache_holds_them() -> None:
+    encoder, _, releases = make_with_releases()
+    payload = bytes(2 * INLINE_ARG_LIMIT)
+    arg = encoder.argument(payload)
+    encoder.tasks_done([task_using(arg)])
+    encoder.arguments.collect(sweep=True)
+    assert releases.ids == []
+    del payload
+    encoder.arguments.collect()
+    assert releases.ids == []  # only the timer's sweep looks at the strong entries
+    encoder.arguments.collect(sweep=True)
+    assert releases.ids == [arg.data]
+
+
+def test_upload_of_an_uncacheable_argument_goes_when_its_tasks_are_done() -> None:
+    encoder, uploads, releases = make_with_releases()
+    first = encoder.argument(list(range(50_000)))
+    second = encoder.argument(list(range(50_000)))  # equal content: the same upload, used by two tasks
+    assert first == second and len(uploads.frames) == 1
+    encoder.tasks_done([task_using(first)])
+    encoder.arguments.collect()
+    assert releases.ids == []
+    encoder.tasks_done([task_using(x=second)])
+    encoder.arguments.collect()
+    assert releases.ids == [first.data]
+    again = encoder.argument(list(range(50_000)))  # released, so uploaded anew under the same content id
+    assert again == first and len(uploads.frames) == 2
+
+
+def test_call_that_fails_to_encode_lets_go_of_what_it_retained() -> None:
+    encoder, _, releases = make_with_releases()
+    with pytest.raises(TypeError):
+        encoder.call_arguments((list(range(50_000)), threading.Lock()), {}, False)
+    encoder.arguments.collect()
+    assert len(releases.ids) == 1
+
+
+def test_references_and_functions_are_never_released_by_tasks() -> None:
+    encoder, _, releases = make_with_releases()
+    reference = encoder.send_object(list(range(50_000)), None)
+    function_arg = m.TaskArg(m.ArgKind.OBJECT, encoder.function_id(double))
+    encoder.tasks_done([task_using(encoder.argument(reference), function_arg)])
+    encoder.arguments.collect(sweep=True)
+    assert releases.ids == []

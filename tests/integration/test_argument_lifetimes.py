@@ -1,0 +1,90 @@
+"""A large argument's upload lives while its object or an unfinished task can use it, and no longer: a long-lived
+client that passes a fresh large argument to every task must not fill object storage or the processors."""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterator
+
+import pytest
+import zmq
+from tests.conftest import wait_until
+
+from scaler import Client, SchedulerClusterCombo
+from scaler.io.object_client import ObjectStorageConnection
+
+MB = 1024 * 1024
+
+
+def size_of(payload: bytes) -> int:
+    return len(payload)
+
+
+def cached_objects() -> int:
+    from scaler.worker.agent.processor.processor import Processor
+
+    processor = Processor.get_current_processor()
+    assert processor is not None
+    return len(processor._cache)
+
+
+@pytest.fixture(scope="module")
+def single_worker_cluster() -> Iterator[SchedulerClusterCombo]:
+    combo = SchedulerClusterCombo(n_workers=1, logging_level="WARNING")
+    try:
+        yield combo
+    finally:
+        combo.shutdown()
+
+
+@pytest.fixture
+def storage(single_worker_cluster: SchedulerClusterCombo) -> Iterator[ObjectStorageConnection]:
+    context: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    connection = ObjectStorageConnection(context, single_worker_cluster.object_storage_address)
+    try:
+        yield connection
+    finally:
+        connection.close()
+        context.term()
+
+
+def stored_bytes(storage: ObjectStorageConnection) -> int:
+    return storage.stats(timeout=10).bytes
+
+
+def test_fresh_large_arguments_do_not_accumulate(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
+) -> None:
+    with Client(address=single_worker_cluster.get_address(), heartbeat_interval_seconds=1) as client:
+        baseline_cache = client.submit(cached_objects).result(timeout=30)
+        for _ in range(20):
+            assert client.submit(size_of, os.urandom(4 * MB)).result(timeout=30) == 4 * MB
+        # 80 MB went through; nothing of it stays, neither in storage nor cached in the processor (but size_of)
+        wait_until(lambda: stored_bytes(storage) < MB, timeout=15)
+        wait_until(lambda: client.submit(cached_objects).result(timeout=30) <= baseline_cache + 1, timeout=15)
+
+
+def test_held_argument_is_uploaded_once_and_kept_while_held(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
+) -> None:
+    with Client(address=single_worker_cluster.get_address(), heartbeat_interval_seconds=1) as client:
+        payload = os.urandom(4 * MB)
+        assert client.map(size_of, [payload] * 10) == [4 * MB] * 10
+        assert 4 * MB <= stored_bytes(storage) < 5 * MB  # one upload, still there: the client holds the bytes
+        del payload
+        gc.collect()
+        wait_until(lambda: stored_bytes(storage) < MB, timeout=15)  # the client's timer notices it is gone
+
+
+def test_graph_intermediate_results_leave_the_processors(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
+) -> None:
+    with Client(address=single_worker_cluster.get_address()) as client:
+        baseline_cache = client.submit(cached_objects).result(timeout=30)
+        graph = {f"blob{i}": (os.urandom, 2 * MB) for i in range(5)}
+        graph.update({f"size{i}": (size_of, f"blob{i}") for i in range(5)})
+        assert client.get(graph, [f"size{i}" for i in range(5)]) == {f"size{i}": 2 * MB for i in range(5)}
+        wait_until(lambda: stored_bytes(storage) < MB, timeout=15)
+        functions = 2  # os.urandom and size_of stay cached: the client may call them again
+        wait_until(lambda: client.submit(cached_objects).result(timeout=30) <= baseline_cache + functions, timeout=15)
