@@ -75,6 +75,7 @@ class SchedulerClusterCombo:
             load_balance_trigger_times=load_balance_trigger_times,
             protected=protected,
             max_number_of_tasks_waiting=max_number_of_tasks_waiting,
+            object_retention_seconds=object_retention_seconds,
         )
         scheduler_options = SchedulerOptions(
             address=self._address,
@@ -103,10 +104,9 @@ class SchedulerClusterCombo:
         )
         for _ in range(n_workers):
             self._start([python, "-m", "scaler.worker.agent", options.to_json()])
-        # Accepted for interface compatibility (libraries such as parfun pass them): objects live as long as
-        # their owning client and are freed when it leaves, which is the stricter rule; and the combo's
-        # processes log at ``logging_level`` to their standard streams.
-        del object_retention_seconds, logging_paths, logging_config_file
+        # Accepted for interface compatibility (libraries such as parfun pass them): the combo's processes log
+        # at ``logging_level`` to their standard streams.
+        del logging_paths, logging_config_file
 
     def _start(self, command: list[str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).

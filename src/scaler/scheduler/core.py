@@ -8,7 +8,8 @@ Guarantees kept here (see tables.py for the task states):
 - every task ends, for its client, in exactly one TaskResult or TaskCancelConfirm, unless the client left;
 - a worker that stops heartbeating (or whose manager reports it dead) has its unfinished tasks re-queued,
   up to ``MAX_WORKER_DEATHS`` times per task, after which the task fails with WORKER_DIED;
-- a client that disconnects or stops heartbeating has its tasks cancelled and its objects freed;
+- a client that disconnects or stops heartbeating has its tasks cancelled and its objects freed (those of one
+  that stopped heartbeating after ``object_retention_seconds``: it may have been cut off, not gone);
 - a message from a peer that does not hold the task it talks about (a "zombie" worker) changes nothing.
 """
 
@@ -55,6 +56,7 @@ class SchedulerSettings:
     protected: bool = True
     max_number_of_tasks_waiting: int = -1
     manager_timeout_seconds: float = 10.0
+    object_retention_seconds: float = 60.0
 
 
 @dataclass
@@ -83,6 +85,7 @@ class SchedulerCore:
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
         self._last_balance = 0.0
+        self._orphans: deque[tuple[float, bytes]] = deque()  # (when to delete, client id): timed-out clients
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -98,6 +101,7 @@ class SchedulerCore:
     def tick(self, now: float) -> None:
         self.now = now
         self._expire_clients(now)
+        self._delete_orphaned_objects(now)
         self._expire_workers(now)
         self.managers.expire(now)
         self._fail_unplaceable_tasks(now)
@@ -202,9 +206,13 @@ class SchedulerCore:
     def _expire_clients(self, now: float) -> None:
         limit = self.settings.client_timeout_seconds
         for client in [c for c in self.clients.values() if now - c.last_seen > limit]:
-            self._drop_client(client.client_id, f"timed out after {limit:g}s without heartbeat")
+            self._drop_client(client.client_id, f"timed out after {limit:g}s without heartbeat", orphaned=True)
 
-    def _drop_client(self, client_id: bytes, why: str) -> None:
+    def _delete_orphaned_objects(self, now: float) -> None:
+        while self._orphans and self._orphans[0][0] <= now:
+            self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(self._orphans.popleft()[1]), 0))
+
+    def _drop_client(self, client_id: bytes, why: str, orphaned: bool = False) -> None:
         client = self.clients.pop(client_id, None)
         if client is None:
             return
@@ -219,8 +227,11 @@ class SchedulerCore:
                 if worker is not None and record.state is not TaskState.CANCELING:
                     self._send(worker.worker_id, m.TaskCancel(task_id, force=True))
                 # The worker keeps the slot until it confirms, so the task id stays on its list.
-        self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
-        for worker_id in self.workers:
+        if orphaned:
+            self._orphans.append((self.now + self.settings.object_retention_seconds, client_id))
+        else:
+            self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
+        for worker_id in self.workers:  # no new task can use them: the processors' copies go at once
             self._send(worker_id, m.ObjectsReleased(client_id))
 
     # --- workers -----------------------------------------------------------------------------------------------

@@ -193,6 +193,7 @@ def run_scheduler(config: Any) -> None:
         load_balance_trigger_times=config.load_balance_trigger_times,
         protected=config.protected,
         max_number_of_tasks_waiting=config.max_number_of_tasks_waiting,
+        object_retention_seconds=config.object_retention_seconds,
     )
     options = SchedulerOptions(
         address=str(config.scheduler_address),

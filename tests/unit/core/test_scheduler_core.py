@@ -118,6 +118,20 @@ def test_client_disconnect_cancels_its_tasks_and_frees_objects() -> None:
     assert not core.tasks and not core.queue
 
 
+def test_objects_of_a_timed_out_client_are_kept_for_the_retention_time() -> None:
+    core = make_core(client_timeout_seconds=5.0, object_retention_seconds=30.0, worker_timeout_seconds=1000.0)
+    connect(core, workers=(W1,))
+    core.tick(6.0)  # silent for more than 5 s: dropped, but it may only have been cut off
+    outbox = core.flush()
+    assert CLIENT not in core.clients
+    assert sent(outbox.to_peers, W1, m.ObjectsReleased) == [m.ObjectsReleased(CLIENT)]  # processors' copies go
+    assert not any(isinstance(message, m.ObjectDeleteOwner) for message in outbox.to_storage)
+    core.tick(35.0)
+    assert not core.flush().to_storage
+    core.tick(36.5)
+    assert [type(message) for message in core.flush().to_storage] == [m.ObjectDeleteOwner]
+
+
 def test_cancel_queued_task_is_confirmed_at_once() -> None:
     core = make_core()
     connect(core, workers=())

@@ -61,7 +61,10 @@ class SchedulerConfig(LoggingConfig):
         60.0, short="-wt", check=greater_than(0), help="a worker silent this long is removed and its tasks re-queued"
     )
     object_retention_seconds: float = option(
-        60.0, short="-ot", check=greater_than(0), help="how long an object without owner is kept"
+        60.0,
+        short="-ot",
+        check=greater_than(0),
+        help="how long the objects of a client that stopped heartbeating are kept after it is dropped",
     )
     load_balance_seconds: float = option(
         1.0,
