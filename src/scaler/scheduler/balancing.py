@@ -6,6 +6,10 @@ imbalance (a worker that is about to receive results) does not shuffle tasks bac
 are "the same" when they take tasks from the same workers: the exact task list changes at every tick
 while the busy worker keeps finishing tasks, and requiring it to stay identical would mean never acting.
 Acting sends an *unforced* cancel: a worker gives up only tasks that are still queued there.
+
+A worker that has just connected is not a momentary imbalance: ``advise_now`` acts on the first advice, so
+that workers joining a busy cluster (scaling up, or a cluster whose first worker took a whole burst) get
+their share at once instead of after ``trigger_times`` balancing intervals.
 """
 
 from __future__ import annotations
@@ -24,10 +28,8 @@ class Balancer:
         self._repeats = 0
 
     def advise(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[bytes, list[bytes]]:
-        if len(workers) < 2:
-            return {}
-        loads = [_load(worker, tasks) for worker in workers.values()]
-        advice = balance_advice(loads, capability_aware=self._capability_aware)
+        """The advice to act on now: the same advice seen ``trigger_times`` ticks in a row, else {}."""
+        advice = self._advice(workers, tasks)
         sources = frozenset(advice)
         if advice and sources == self._last_sources:
             self._repeats += 1
@@ -36,8 +38,25 @@ class Balancer:
             self._repeats = 1 if advice else 0
         if not advice or self._repeats != self._trigger_times:
             return {}  # act exactly once per streak of identical advice
-        by_name = {worker_id.decode(errors="replace"): worker_id for worker_id in workers}
-        return {by_name[name]: task_ids for name, task_ids in advice.items() if name in by_name}
+        return _by_worker_id(advice, workers)
+
+    def advise_now(
+        self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]
+    ) -> dict[bytes, list[bytes]]:
+        """The advice, to act on at once (a worker joined); a streak in progress starts over."""
+        self._last_sources, self._repeats = frozenset(), 0
+        return _by_worker_id(self._advice(workers, tasks), workers)
+
+    def _advice(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[str, list[bytes]]:
+        if len(workers) < 2:
+            return {}
+        loads = [_load(worker, tasks) for worker in workers.values()]
+        return balance_advice(loads, capability_aware=self._capability_aware)
+
+
+def _by_worker_id(advice: dict[str, list[bytes]], workers: dict[bytes, WorkerRecord]) -> dict[bytes, list[bytes]]:
+    by_name = {worker_id.decode(errors="replace"): worker_id for worker_id in workers}
+    return {by_name[name]: task_ids for name, task_ids in advice.items() if name in by_name}
 
 
 def _load(worker: WorkerRecord, tasks: dict[bytes, TaskRecord]) -> WorkerLoad:

@@ -86,6 +86,7 @@ class SchedulerCore:
         self._to_storage: list[Any] = []
         self._last_balance = 0.0
         self._orphans: deque[tuple[float, bytes]] = deque()  # (when to delete, client id): timed-out clients
+        self._worker_joined = False  # balance at the next tick, without waiting for repeated advice
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -105,12 +106,13 @@ class SchedulerCore:
         self._expire_workers(now)
         self.managers.expire(now)
         self._fail_unplaceable_tasks(now)
-        if self.settings.load_balance_seconds > 0 and now - self._last_balance >= self.settings.load_balance_seconds:
-            self._last_balance = now
-            for worker_id, task_ids in self.balancer.advise(self.workers, self.tasks).items():
-                logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
-                for task_id in task_ids:
-                    self._balance_cancel(worker_id, task_id)
+        if self.settings.load_balance_seconds > 0:
+            if self._worker_joined:
+                self._worker_joined = False
+                self._rebalance(self.balancer.advise_now(self.workers, self.tasks))
+            elif now - self._last_balance >= self.settings.load_balance_seconds:
+                self._last_balance = now
+                self._rebalance(self.balancer.advise(self.workers, self.tasks))
 
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
@@ -249,6 +251,7 @@ class SchedulerCore:
                 message.capabilities or "{}",
             )
             self.workers[peer] = WorkerRecord(peer, message, now, frozenset(message.capabilities))
+            self._worker_joined = True
         else:
             worker.heartbeat = message
             worker.last_seen = now
@@ -347,6 +350,12 @@ class SchedulerCore:
         record.state = TaskState.QUEUED
         record.worker = None
         self.queue.push(record.task.task_id, record.task.priority, record.sequence)
+
+    def _rebalance(self, advice: dict[bytes, list[bytes]]) -> None:
+        for worker_id, task_ids in advice.items():
+            logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
+            for task_id in task_ids:
+                self._balance_cancel(worker_id, task_id)
 
     def _balance_cancel(self, worker_id: bytes, task_id: bytes) -> None:
         record = self.tasks.get(task_id)

@@ -227,11 +227,13 @@ def test_client_timeout_drops_client() -> None:
 def test_load_balancing_moves_queued_tasks_to_an_idle_worker_after_repeated_advice() -> None:
     core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=2, client_timeout_seconds=1e9,
                      worker_timeout_seconds=1e9)  # fmt: skip
-    connect(core, workers=(W1,))
+    connect(core, workers=(W1, W2))
+    core.tick(0.1)  # the round the workers' arrival asked for: nothing to move yet
     for n in range(10):
         core.handle(CLIENT, task(n), 0.0)
-    core.flush()
-    core.handle(W2, worker_heartbeat(), 0.5)  # joins late and idle
+    for placed in sent(core.flush().to_peers, W2, m.Task):  # W2 is quick: done with its share, now idle
+        ok = m.TaskResult(placed.task_id, m.ResultStatus.SUCCESS, None, None)  # type: ignore[attr-defined]
+        core.handle(W2, ok, 0.5)
     core.flush()
     core.tick(1.0)
     assert not sent(core.flush().to_peers, W1, m.TaskCancel)  # advice seen once: not yet
@@ -244,6 +246,22 @@ def test_load_balancing_moves_queued_tasks_to_an_idle_worker_after_repeated_advi
     assert {t.task_id for t in moved} == {c.task_id for c in cancels}  # type: ignore[attr-defined]
     core.tick(3.0)  # the same streak does not act twice
     assert not sent(core.flush().to_peers, W1, m.TaskCancel)
+
+
+def test_a_worker_that_joins_a_busy_cluster_gets_its_share_at_once() -> None:
+    core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=2, client_timeout_seconds=1e9,
+                     worker_timeout_seconds=1e9)  # fmt: skip
+    connect(core, workers=(W1,))
+    for n in range(10):
+        core.handle(CLIENT, task(n), 0.0)
+    core.flush()
+    core.handle(W2, worker_heartbeat(), 0.5)  # joins late and idle: W1 holds all ten
+    core.flush()
+    core.tick(0.6)  # the next tick, not after two balancing intervals
+    cancels = sent(core.flush().to_peers, W1, m.TaskCancel)
+    assert len(cancels) == 5 and all(not c.force for c in cancels)  # type: ignore[attr-defined]
+    core.tick(0.7)
+    assert not sent(core.flush().to_peers, W1, m.TaskCancel)  # once per arrival
 
 
 def test_graph_nodes_wait_for_dependencies_and_failures_cascade() -> None:
