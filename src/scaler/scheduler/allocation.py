@@ -4,6 +4,9 @@ Called once per batch of input (not once per task): it builds a heap of workers 
 each holds, then hands each queued task to the least loaded worker that can run it. A task with no
 capability requirement costs O(log workers); a task that requires capabilities scans the workers (those
 are rare and their eligible set is small). Tasks that fit nowhere go back to the queue in their order.
+
+``unplaceable_tasks`` finds the queued tasks that can never be placed: those whose capabilities no worker has
+and no worker manager can provide.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from collections.abc import Callable
 from scaler.scheduler.tables import TaskQueue, TaskRecord, WorkerRecord
 
 Assign = Callable[[TaskRecord, WorkerRecord], None]
+
+NO_CAPABLE_WORKER_GRACE_SECONDS = 10.0  # a worker still starting up gets this long to connect
 
 
 def place_queued_tasks(
@@ -72,3 +77,26 @@ def _least_loaded_capable(required: frozenset[str], workers: dict[bytes, WorkerR
             if best is None or len(worker.tasks) < len(best.tasks):
                 best = worker
     return best
+
+
+def unplaceable_tasks(
+    queue: TaskQueue,
+    tasks: dict[bytes, TaskRecord],
+    workers: dict[bytes, WorkerRecord],
+    could_provide: Callable[[frozenset[str]], bool],
+    now: float,
+) -> list[TaskRecord]:
+    """Queued tasks, waiting longer than the grace period, whose capability keys no worker has and no worker
+    manager (``could_provide``) can provide."""
+    placeable: set[frozenset[str]] = set()
+    hopeless: list[TaskRecord] = []
+    for task_id in queue.ids():
+        record = tasks[task_id]
+        keys = record.required_keys
+        if not keys or keys in placeable or now - record.queued_at < NO_CAPABLE_WORKER_GRACE_SECONDS:
+            continue
+        if any(keys <= w.capability_keys for w in workers.values()) or could_provide(keys):
+            placeable.add(keys)
+        else:
+            hopeless.append(record)
+    return hopeless

@@ -7,9 +7,9 @@ are "the same" when they take tasks from the same workers: the exact task list c
 while the busy worker keeps finishing tasks, and requiring it to stay identical would mean never acting.
 Acting sends an *unforced* cancel: a worker gives up only tasks that are still queued there.
 
-A worker that has just connected is not a momentary imbalance: ``advise_now`` acts on the first advice, so
-that workers joining a busy cluster (scaling up, or a cluster whose first worker took a whole burst) get
-their share at once instead of after ``trigger_times`` balancing intervals.
+A worker that has just connected is not a momentary imbalance: after ``worker_joined()`` the next tick acts on
+the first advice, so that workers joining a busy cluster (scaling up, or a cluster whose first worker took a
+whole burst) get their share at once instead of after ``trigger_times`` balancing intervals.
 """
 
 from __future__ import annotations
@@ -21,14 +21,34 @@ from scaler.scheduler.tables import TaskRecord, WorkerRecord
 
 
 class Balancer:
-    def __init__(self, trigger_times: int, policy: Any) -> None:
+    def __init__(self, interval_seconds: float, trigger_times: int, policy: Any) -> None:
+        self._interval = interval_seconds  # <= 0: balancing is off
         self._trigger_times = max(1, trigger_times)
         self._capability_aware = getattr(policy, "allocation", "even_load") == "capability"
         self._last_sources: frozenset[str] = frozenset()
         self._repeats = 0
+        self._last_round = 0.0
+        self._joined = False
+
+    def worker_joined(self) -> None:
+        self._joined = True
+
+    def tick(
+        self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord], now: float
+    ) -> dict[bytes, list[bytes]]:
+        """{worker id: queued task ids to take back from it} to act on at this tick; usually {}."""
+        if self._interval <= 0:
+            return {}
+        if self._joined:
+            self._joined = False
+            return self.advise_now(workers, tasks)
+        if now - self._last_round < self._interval:
+            return {}
+        self._last_round = now
+        return self.advise(workers, tasks)
 
     def advise(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[bytes, list[bytes]]:
-        """The advice to act on now: the same advice seen ``trigger_times`` ticks in a row, else {}."""
+        """The advice to act on now: the same advice seen ``trigger_times`` rounds in a row, else {}."""
         advice = self._advice(workers, tasks)
         sources = frozenset(advice)
         if advice and sources == self._last_sources:

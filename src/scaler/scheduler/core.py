@@ -22,7 +22,7 @@ from typing import Any
 
 from scaler.ids import owner_prefix, short
 from scaler.protocol import messages as m
-from scaler.scheduler.allocation import place_queued_tasks
+from scaler.scheduler.allocation import place_queued_tasks, unplaceable_tasks
 from scaler.scheduler.balancing import Balancer
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
@@ -39,7 +39,6 @@ from scaler.scheduler.tables import (
 logger = logging.getLogger("scaler.scheduler")
 
 MAX_WORKER_DEATHS = 3
-NO_CAPABLE_WORKER_GRACE_SECONDS = 10.0
 TASK_EVENT_LIMIT = 10_000  # recent transitions kept for the monitor (scheduler/status.py drains them)
 
 # (time, state, task, worker id or None, profile or None): a plain tuple, the cheapest thing to build per task.
@@ -73,7 +72,7 @@ class SchedulerCore:
         self.workers: dict[bytes, WorkerRecord] = {}
         self.clients: dict[bytes, ClientRecord] = {}
         self.managers = ManagerDirectory(policy, settings.manager_timeout_seconds)
-        self.balancer = Balancer(settings.load_balance_trigger_times, policy)
+        self.balancer = Balancer(settings.load_balance_seconds, settings.load_balance_trigger_times, policy)
         self.stop_requested = False
         self.received: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
@@ -84,9 +83,7 @@ class SchedulerCore:
         self.now = 0.0  # the latest time handle()/tick() were given: stamps task events without a clock
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
-        self._last_balance = 0.0
         self._orphans: deque[tuple[float, bytes]] = deque()  # (when to delete, client id): timed-out clients
-        self._worker_joined = False  # balance at the next tick, without waiting for repeated advice
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -106,13 +103,10 @@ class SchedulerCore:
         self._expire_workers(now)
         self.managers.expire(now)
         self._fail_unplaceable_tasks(now)
-        if self.settings.load_balance_seconds > 0:
-            if self._worker_joined:
-                self._worker_joined = False
-                self._rebalance(self.balancer.advise_now(self.workers, self.tasks))
-            elif now - self._last_balance >= self.settings.load_balance_seconds:
-                self._last_balance = now
-                self._rebalance(self.balancer.advise(self.workers, self.tasks))
+        for worker_id, task_ids in self.balancer.tick(self.workers, self.tasks, now).items():
+            logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
+            for task_id in task_ids:
+                self._balance_cancel(worker_id, task_id)
 
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
@@ -251,7 +245,7 @@ class SchedulerCore:
                 message.capabilities or "{}",
             )
             self.workers[peer] = WorkerRecord(peer, message, now, frozenset(message.capabilities))
-            self._worker_joined = True
+            self.balancer.worker_joined()
         else:
             worker.heartbeat = message
             worker.last_seen = now
@@ -351,12 +345,6 @@ class SchedulerCore:
         record.worker = None
         self.queue.push(record.task.task_id, record.task.priority, record.sequence)
 
-    def _rebalance(self, advice: dict[bytes, list[bytes]]) -> None:
-        for worker_id, task_ids in advice.items():
-            logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
-            for task_id in task_ids:
-                self._balance_cancel(worker_id, task_id)
-
     def _balance_cancel(self, worker_id: bytes, task_id: bytes) -> None:
         record = self.tasks.get(task_id)
         if record is None or record.worker != worker_id or record.state is not TaskState.ASSIGNED:
@@ -381,19 +369,11 @@ class SchedulerCore:
             release_dependents(self, record, message if succeeded else failure_for_dependents(message))
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
-        """Fail queued tasks whose capabilities no worker has and no manager can provide (after a grace period,
-        so that workers still starting up get a chance to connect)."""
-        have: set[frozenset[str]] = set()
-        for task_id in self.queue.ids():
-            record = self.tasks[task_id]
-            keys = record.required_keys
-            if not keys or keys in have or now - record.queued_at < NO_CAPABLE_WORKER_GRACE_SECONDS:
-                continue
-            if any(keys <= w.capability_keys for w in self.workers.values()) or self.managers.could_provide(keys):
-                have.add(keys)
-                continue
+        for record in unplaceable_tasks(self.queue, self.tasks, self.workers, self.managers.could_provide, now):
+            task_id = record.task.task_id
             self.queue.discard(task_id)
-            text = f"no connected worker has capabilities {sorted(keys)} and no worker manager can provide them"
+            keys = sorted(record.required_keys)
+            text = f"no connected worker has capabilities {keys} and no worker manager can provide them"
             self._finish(record, failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text), "no_capable_worker")
 
     def _send(self, peer: bytes, message: Any) -> None:

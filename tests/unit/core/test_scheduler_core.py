@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from scaler.protocol import messages as m
-from scaler.scheduler.core import MAX_WORKER_DEATHS, NO_CAPABLE_WORKER_GRACE_SECONDS, SchedulerCore, SchedulerSettings
+from scaler.scheduler.allocation import NO_CAPABLE_WORKER_GRACE_SECONDS
+from scaler.scheduler.core import MAX_WORKER_DEATHS, SchedulerCore, SchedulerSettings
 
 CLIENT = b"Client|test"
 W1, W2 = b"Worker|one", b"Worker|two"
