@@ -107,9 +107,7 @@ class PayloadEncoder:
         except BaseException:  # the task is never sent: what its arguments retained is let go at once
             self.arguments.tasks_done(a.data for a in (*encoded, *named.values()) if a.kind is m.ArgKind.OBJECT)
             raise
-        uses_objects = any(a.kind is m.ArgKind.OBJECT for a in encoded) or any(
-            a.kind is m.ArgKind.OBJECT for a in named.values()
-        )
+        uses_objects = any(a.kind is m.ArgKind.OBJECT for a in (*encoded, *named.values()))
         return tuple(encoded), named, uses_objects
 
     def tasks_done(self, tasks: Iterable[m.Task]) -> None:

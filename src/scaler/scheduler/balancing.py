@@ -39,16 +39,19 @@ class Balancer:
         """{worker id: queued task ids to take back from it} to act on at this tick; usually {}."""
         if self._interval <= 0:
             return {}
-        if self._joined:
+        if self._joined:  # act on the first advice; a streak in progress starts over
             self._joined = False
-            return self.advise_now(workers, tasks)
+            self._last_sources, self._repeats = frozenset(), 0
+            return _by_worker_id(self._advice(workers, tasks), workers)
         if now - self._last_round < self._interval:
             return {}
         self._last_round = now
-        return self.advise(workers, tasks)
+        return self._repeated_advice(workers, tasks)
 
-    def advise(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[bytes, list[bytes]]:
-        """The advice to act on now: the same advice seen ``trigger_times`` rounds in a row, else {}."""
+    def _repeated_advice(
+        self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]
+    ) -> dict[bytes, list[bytes]]:
+        """The advice, once it has been the same ``trigger_times`` rounds in a row; else {}."""
         advice = self._advice(workers, tasks)
         sources = frozenset(advice)
         if advice and sources == self._last_sources:
@@ -59,13 +62,6 @@ class Balancer:
         if not advice or self._repeats != self._trigger_times:
             return {}  # act exactly once per streak of identical advice
         return _by_worker_id(advice, workers)
-
-    def advise_now(
-        self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]
-    ) -> dict[bytes, list[bytes]]:
-        """The advice, to act on at once (a worker joined); a streak in progress starts over."""
-        self._last_sources, self._repeats = frozenset(), 0
-        return _by_worker_id(self._advice(workers, tasks), workers)
 
     def _advice(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[str, list[bytes]]:
         if len(workers) < 2:
