@@ -23,11 +23,16 @@ def require(module: str, adapter: str, extra: str) -> ModuleType:
 
 
 def boto3_session(
-    adapter: str, region: str, access_key_id: str | None = None, secret_access_key: str | None = None
+    adapter: str,
+    region: str,
+    access_key_id: str | None = None,
+    secret_access_key: str | None = None,
+    extra: str = "aws",
 ) -> Any:
     """A boto3 session for ``region``. Credentials come from the arguments when given, else from the usual chain
-    (environment, shared files, instance roles); endpoints from the usual settings (``AWS_ENDPOINT_URL``)."""
-    boto3 = require("boto3", adapter, "aws")
+    (environment, shared files, instance roles); endpoints from the usual settings (``AWS_ENDPOINT_URL``).
+    ``extra`` is the one a missing boto3 is reported with (the adapter's own)."""
+    boto3 = require("boto3", adapter, extra)
     return boto3.session.Session(
         aws_access_key_id=access_key_id, aws_secret_access_key=secret_access_key, region_name=region
     )

@@ -93,7 +93,7 @@ class OrbGateway:
 
 class Ec2Gateway:
     def __init__(self, region: str) -> None:
-        self._ec2 = boto3_session("orb_aws_ec2", region).client("ec2")
+        self._ec2 = boto3_session("orb_aws_ec2", region, extra="orb").client("ec2")
 
     def vcpus(self, instance_type: str) -> int:
         answer = self._ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
