@@ -88,3 +88,16 @@ def test_graph_intermediate_results_leave_the_processors(
         wait_until(lambda: stored_bytes(storage) < MB, timeout=15)
         functions = 2  # os.urandom and size_of stay cached: the client may call them again
         wait_until(lambda: client.submit(cached_objects).result(timeout=30) <= baseline_cache + functions, timeout=15)
+
+
+def test_dropped_references_are_released(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
+) -> None:
+    with Client(address=single_worker_cluster.get_address()) as client:
+        for _ in range(10):
+            reference = client.send_object(os.urandom(4 * MB))
+            assert client.map(size_of, [reference] * 3) == [4 * MB] * 3
+        assert stored_bytes(storage) >= 4 * MB  # the last one is still held
+        del reference
+        gc.collect()
+        wait_until(lambda: stored_bytes(storage) < MB, timeout=15)

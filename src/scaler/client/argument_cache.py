@@ -67,6 +67,12 @@ class ArgumentCache:
 
     def add(self, value: Any, arg: m.TaskArg) -> m.TaskArg:
         """A new upload of ``value``, retained for the task being built; remembered when the object allows."""
+        self.remember(value, arg)
+        return self._retain(arg)
+
+    def remember(self, value: Any, arg: m.TaskArg) -> None:
+        """Track a new upload of ``value``: it lives while the cache can hand it out (while ``value`` lives, if the
+        object allows a weak reference) or a task retains it."""
         object_id = arg.data
         self._users.setdefault(object_id, 0)
         self._entries.setdefault(object_id, 0)
@@ -85,7 +91,6 @@ class ArgumentCache:
             self._entries[object_id] += 1
             if len(self._strong) > STRONG_CACHE_SIZE:
                 self._replace(self._strong.popitem(last=False)[1])
-        return self._retain(arg)
 
     def is_tracked(self, object_id: bytes) -> bool:
         """Whether an upload under this id is still alive (a content id may be reused only while it is)."""

@@ -39,7 +39,8 @@ class PayloadEncoder:
         self._functions: dict[Any, bytes] = {}
         self._weak_functions: weakref.WeakKeyDictionary[Any, bytes] = weakref.WeakKeyDictionary()
         self.arguments = ArgumentCache(release)
-        self.references: dict[bytes, ObjectReference] = {}
+        # The references handed out and still held by someone: one that is dropped can never be passed again.
+        self.references: weakref.WeakValueDictionary[bytes, ObjectReference] = weakref.WeakValueDictionary()
 
     def reset(self) -> None:
         """Forget everything uploaded (after ``clear()`` deleted it); new ids from now on."""
@@ -70,8 +71,10 @@ class PayloadEncoder:
     def argument(self, value: Any, reserialize: bool = False) -> m.TaskArg:
         """The task argument for ``value``; an upload it uses is retained until ``tasks_done`` names it."""
         if isinstance(value, ObjectReference):
-            if value.object_id not in self.references:
-                raise errors.MissingObjectError(f"{value!r} is unknown to this client (was clear() called?)")
+            with self.arguments.lock:
+                if value.object_id not in self.references:  # cleared, or dropped (and released) by its holder
+                    raise errors.MissingObjectError(f"{value!r} is unknown to this client (was clear() called?)")
+                self.arguments.retain_id(value.object_id)
             return m.TaskArg(m.ArgKind.OBJECT, value.object_id)
         if type(value) in _SMALL_TYPES:  # the hot path: an int or a short string, serialized once, inline
             return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
@@ -119,9 +122,11 @@ class PayloadEncoder:
     def send_object(self, value: Any, name: str | None) -> ObjectReference:
         frames = encode_object_frames(value, self._serializer)
         object_id = random_object_id(self._client_id)  # its own id: never one an argument's upload could release
-        self._put(object_id, frames)
         reference = ObjectReference((name or f"<{type(value).__name__}>").encode(), frames_size(frames), object_id)
-        self.references[object_id] = reference
+        with self.arguments.lock:
+            self._put(object_id, frames)
+            self.references[object_id] = reference
+            self.arguments.remember(reference, m.TaskArg(m.ArgKind.OBJECT, object_id))  # lives while it is held
         return reference
 
     def upload_payload(self, payload: bytes) -> bytes:

@@ -3,6 +3,7 @@ upload is released once no live object and no unfinished task can use it."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import threading
 from typing import Any
@@ -153,10 +154,20 @@ def test_call_that_fails_to_encode_lets_go_of_what_it_retained() -> None:
     assert len(releases.ids) == 1
 
 
-def test_references_and_functions_are_never_released_by_tasks() -> None:
+def test_reference_lives_while_held_and_functions_until_clear() -> None:
     encoder, _, releases = make_with_releases()
     reference = encoder.send_object(list(range(50_000)), None)
     function_arg = m.TaskArg(m.ArgKind.OBJECT, encoder.function_id(double))
-    encoder.tasks_done([task_using(encoder.argument(reference), function_arg)])
+    used = encoder.argument(reference)
+    encoder.tasks_done([task_using(used, function_arg)])
     encoder.arguments.collect(sweep=True)
-    assert releases.ids == []
+    assert releases.ids == []  # still held: more tasks may use it
+    running = encoder.argument(copy.deepcopy(reference))  # a copy is the reference itself
+    object_id = reference.object_id
+    del reference
+    gc.collect()
+    encoder.arguments.collect()
+    assert releases.ids == []  # dropped, but a task still uses it
+    encoder.tasks_done([task_using(running)])
+    encoder.arguments.collect()
+    assert releases.ids == [object_id]  # the function never goes with its tasks
