@@ -8,12 +8,13 @@
     │   ├── NoCapableWorkerError         no worker has, and no manager can start one with, its capabilities
     │   ├── TaskRejectedError            the scheduler refused it (queue full, invalid request)
     │   ├── DeserializeError             its result or exception could not be deserialized on the client
-│   └── JobFailedError               its job on AWS Batch / OCI / Symphony ended without a result
+    │   └── JobFailedError               its job on AWS Batch / OCI / Symphony ended without a result
     ├── ClientError                      the client cannot do what was asked
     │   ├── ClientClosedError            the client was disconnected (also: ClientQuitException)
     │   ├── SchedulerUnavailableError    the scheduler did not answer / went away
+    │   │   └── ClientDroppedError       the scheduler had dropped this client (silent too long)
     │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
-│   ├── ProtocolMismatchError        the scheduler speaks another protocol version
+    │   ├── ProtocolMismatchError        the scheduler speaks another protocol version
     │   └── MissingObjectError           an ObjectReference this client no longer knows
     └── ObjectStorageError               the object storage server lost or refused an object
 
@@ -75,6 +76,10 @@ class ShutdownRefusedError(ClientError, ValueError):
 
 
 class SchedulerUnavailableError(ClientError, ConnectionError):
+    pass
+
+
+class ClientDroppedError(SchedulerUnavailableError):
     pass
 
 

@@ -11,7 +11,7 @@ import traceback
 import pytest
 
 from scaler import Client, SchedulerClusterCombo, Serializer
-from scaler.errors import ClientClosedError, MissingObjectError, ShutdownRefusedError
+from scaler.errors import ClientClosedError, ClientDroppedError, MissingObjectError, ShutdownRefusedError
 
 
 def add(a: int, b: int = 0) -> int:
@@ -213,3 +213,19 @@ def test_stream_output_reaches_the_client_labelled_by_task(
     label = f"[task {future.task_id.hex()[:12]}]"
     assert f"{label} hello from task 7" in out
     assert f"{label} warning from task 7" in err
+
+
+def test_client_dropped_for_silence_fails_its_futures_instead_of_hanging() -> None:
+    combo = SchedulerClusterCombo(n_workers=1, client_timeout_seconds=1, logging_level="WARNING")
+    try:
+        # Heartbeats every 3 s against a 1 s timeout: the scheduler drops the client between two of them, as it
+        # would drop one whose machine slept; the next heartbeat is answered with the reason.
+        client = Client(address=combo.get_address(), heartbeat_interval_seconds=3)
+        future = client.submit(time.sleep, 30)
+        with pytest.raises(ClientDroppedError, match="timed out after 1s without heartbeat"):
+            future.result(timeout=20)
+        with pytest.raises(ClientClosedError):
+            client.submit(abs, -1)
+        client.disconnect()
+    finally:
+        combo.shutdown()

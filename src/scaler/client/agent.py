@@ -215,6 +215,9 @@ class ClientAgent(threading.Thread):
         elif isinstance(message, m.ProtocolMismatch):
             self.failure = errors.ProtocolMismatchError(message.message)
             self.loop.stop()
+        elif isinstance(message, m.ClientDropped):  # every pending future fails with the reason, none hangs
+            self.failure = errors.ClientDroppedError(message.reason)
+            self.loop.stop()
         else:
             logger.warning("dropping unexpected %s from scheduler", type(message).__name__)
 

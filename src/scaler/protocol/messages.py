@@ -4,7 +4,7 @@ Conversations (who sends what to whom):
 
     client    -> scheduler   ClientHeartbeat, Task, TaskCancel, ObjectsReleased, ClientDisconnect, GraphTask
     scheduler -> client      ClientHeartbeatEcho, TaskResult, TaskCancelConfirm, ShutdownResponse, TaskLog,
-                             ProtocolMismatch
+                             ProtocolMismatch, ClientDropped
     worker    -> scheduler   WorkerHeartbeat, TaskResult, TaskCancelConfirm, TaskLog, WorkerDisconnect
     scheduler -> worker      WorkerHeartbeatEcho, Task, TaskCancel, ObjectsReleased, WorkerShutdown, ProtocolMismatch
     manager   -> scheduler   WorkerManagerHeartbeat, WorkerDied
@@ -172,6 +172,12 @@ class ProtocolMismatch(_Message, frozen=True, tag=15):
     message: str
 
 
+class ClientDropped(_Message, frozen=True, tag=16):
+    """The answer to a client the scheduler already dropped (it was silent too long): its tasks are gone."""
+
+    reason: str
+
+
 # --- workers ---------------------------------------------------------------------------------------------------
 
 
@@ -321,6 +327,7 @@ Message = (
     | ShutdownResponse
     | ObjectsReleased
     | ProtocolMismatch
+    | ClientDropped
     | WorkerHeartbeat
     | WorkerHeartbeatEcho
     | WorkerDisconnect

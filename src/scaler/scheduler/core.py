@@ -16,7 +16,7 @@ Guarantees kept here (see tables.py for the task states):
 from __future__ import annotations
 
 import logging
-from collections import Counter, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from scaler.scheduler.tables import (
 logger = logging.getLogger("scaler.scheduler")
 
 MAX_WORKER_DEATHS = 3
+DROPPED_CLIENTS_KEPT = 10_000  # ids of clients dropped for silence, remembered to tell them if they come back
 TASK_EVENT_LIMIT = 10_000  # recent transitions kept for the monitor (scheduler/status.py drains them)
 
 # (time, state, task, worker id or None, profile or None): a plain tuple, the cheapest thing to build per task.
@@ -84,6 +85,8 @@ class SchedulerCore:
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
         self._orphans: deque[tuple[float, bytes]] = deque()  # (when to delete, client id): timed-out clients
+        # Clients dropped for silence, told so if they come back (else their futures would wait forever).
+        self._dropped: OrderedDict[bytes, str] = OrderedDict()
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -126,6 +129,9 @@ class SchedulerCore:
             self._send(peer, mismatch(message.protocol_version))
             return
         client = self.clients.get(peer)
+        if client is None and peer in self._dropped:
+            self._send(peer, m.ClientDropped(self._dropped[peer]))
+            return
         if client is None:
             logger.info("client %s connected", short(peer))
             self.clients[peer] = ClientRecord(peer, now)
@@ -202,7 +208,11 @@ class SchedulerCore:
     def _expire_clients(self, now: float) -> None:
         limit = self.settings.client_timeout_seconds
         for client in [c for c in self.clients.values() if now - c.last_seen > limit]:
-            self._drop_client(client.client_id, f"timed out after {limit:g}s without heartbeat", orphaned=True)
+            why = f"timed out after {limit:g}s without heartbeat"
+            self._drop_client(client.client_id, why, orphaned=True)
+            self._dropped[client.client_id] = f"the scheduler dropped this client: it {why}; its tasks were cancelled"
+            if len(self._dropped) > DROPPED_CLIENTS_KEPT:
+                self._dropped.popitem(last=False)
 
     def _delete_orphaned_objects(self, now: float) -> None:
         while self._orphans and self._orphans[0][0] <= now:

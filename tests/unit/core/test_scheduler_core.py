@@ -133,6 +133,19 @@ def test_objects_of_a_timed_out_client_are_kept_for_the_retention_time() -> None
     assert [type(message) for message in core.flush().to_storage] == [m.ObjectDeleteOwner]
 
 
+def test_a_dropped_client_that_comes_back_is_told_instead_of_readmitted() -> None:
+    core = make_core(client_timeout_seconds=5.0, worker_timeout_seconds=1000.0)
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 1.0)
+    core.flush()
+    core.tick(7.0)  # silent for more than 5 s: dropped, its task cancelled
+    core.flush()
+    core.handle(CLIENT, m.ClientHeartbeat(m.PROTOCOL_VERSION, CLIENT, 0.0, 0), 8.0)  # it was only asleep
+    dropped = sent(core.flush().to_peers, CLIENT, m.ClientDropped)
+    assert len(dropped) == 1 and "timed out after 5s" in dropped[0].reason  # type: ignore[attr-defined]
+    assert CLIENT not in core.clients
+
+
 def test_cancel_queued_task_is_confirmed_at_once() -> None:
     core = make_core()
     connect(core, workers=())
