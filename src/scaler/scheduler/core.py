@@ -8,15 +8,14 @@ Guarantees kept here (see tables.py for the task states):
 - every task ends, for its client, in exactly one TaskResult or TaskCancelConfirm, unless the client left;
 - a worker that stops heartbeating (or whose manager reports it dead) has its unfinished tasks re-queued,
   up to ``MAX_WORKER_DEATHS`` times per task, after which the task fails with WORKER_DIED;
-- a client that disconnects or stops heartbeating has its tasks cancelled and its objects freed (those of one
-  that stopped heartbeating after ``object_retention_seconds``: it may have been cut off, not gone);
+- a client that disconnects or goes silent has its tasks cancelled and its objects freed (see departures.py);
 - a message from a peer that does not hold the task it talks about (a "zombie" worker) changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter, OrderedDict, defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +23,7 @@ from scaler.ids import owner_prefix, short
 from scaler.protocol import messages as m
 from scaler.scheduler.allocation import place_queued_tasks, unplaceable_tasks
 from scaler.scheduler.balancing import Balancer
+from scaler.scheduler.departures import DepartedClients
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
 from scaler.scheduler.replies import failure, failure_for_dependents, mismatch, rejection
@@ -39,7 +39,6 @@ from scaler.scheduler.tables import (
 logger = logging.getLogger("scaler.scheduler")
 
 MAX_WORKER_DEATHS = 3
-DROPPED_CLIENTS_KEPT = 10_000  # ids of clients dropped for silence, remembered to tell them if they come back
 TASK_EVENT_LIMIT = 10_000  # recent transitions kept for the monitor (scheduler/status.py drains them)
 
 # (time, state, task, worker id or None, profile or None): a plain tuple, the cheapest thing to build per task.
@@ -84,9 +83,7 @@ class SchedulerCore:
         self.now = 0.0  # the latest time handle()/tick() were given: stamps task events without a clock
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
-        self._orphans: deque[tuple[float, bytes]] = deque()  # (when to delete, client id): timed-out clients
-        # Clients dropped for silence, told so if they come back (else their futures would wait forever).
-        self._dropped: OrderedDict[bytes, str] = OrderedDict()
+        self._departed = DepartedClients(settings.object_retention_seconds)
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -102,7 +99,7 @@ class SchedulerCore:
     def tick(self, now: float) -> None:
         self.now = now
         self._expire_clients(now)
-        self._delete_orphaned_objects(now)
+        self._delete_departed_objects(now)
         self._expire_workers(now)
         self.managers.expire(now)
         self._fail_unplaceable_tasks(now)
@@ -129,8 +126,9 @@ class SchedulerCore:
             self._send(peer, mismatch(message.protocol_version))
             return
         client = self.clients.get(peer)
-        if client is None and peer in self._dropped:
-            self._send(peer, m.ClientDropped(self._dropped[peer]))
+        reason = self._departed.reason(peer) if client is None else None
+        if reason is not None:
+            self._send(peer, m.ClientDropped(reason))
             return
         if client is None:
             logger.info("client %s connected", short(peer))
@@ -208,17 +206,13 @@ class SchedulerCore:
     def _expire_clients(self, now: float) -> None:
         limit = self.settings.client_timeout_seconds
         for client in [c for c in self.clients.values() if now - c.last_seen > limit]:
-            why = f"timed out after {limit:g}s without heartbeat"
-            self._drop_client(client.client_id, why, orphaned=True)
-            self._dropped[client.client_id] = f"the scheduler dropped this client: it {why}; its tasks were cancelled"
-            if len(self._dropped) > DROPPED_CLIENTS_KEPT:
-                self._dropped.popitem(last=False)
+            self._drop_client(client.client_id, f"timed out after {limit:g}s without heartbeat", silent=True)
 
-    def _delete_orphaned_objects(self, now: float) -> None:
-        while self._orphans and self._orphans[0][0] <= now:
-            self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(self._orphans.popleft()[1]), 0))
+    def _delete_departed_objects(self, now: float) -> None:
+        for client_id in self._departed.objects_due(now):
+            self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
 
-    def _drop_client(self, client_id: bytes, why: str, orphaned: bool = False) -> None:
+    def _drop_client(self, client_id: bytes, why: str, silent: bool = False) -> None:
         client = self.clients.pop(client_id, None)
         if client is None:
             return
@@ -233,8 +227,8 @@ class SchedulerCore:
                 if worker is not None and record.state is not TaskState.CANCELING:
                     self._send(worker.worker_id, m.TaskCancel(task_id, force=True))
                 # The worker keeps the slot until it confirms, so the task id stays on its list.
-        if orphaned:
-            self._orphans.append((self.now + self.settings.object_retention_seconds, client_id))
+        if silent:  # perhaps only cut off: see scheduler/departures.py
+            self._departed.dropped(client_id, why, self.now)
         else:
             self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
         for worker_id in self.workers:  # no new task can use them: the processors' copies go at once
