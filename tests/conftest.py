@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -19,10 +20,21 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: f
         time.sleep(interval)
 
 
+def wait_for_workers(address: str, count: int, timeout: float = 30.0) -> None:
+    """Wait until ``count`` workers run tasks: tests that rely on several workers must not race their start-up
+    (on a cold machine the last worker can join seconds after the first)."""
+    def processor_pid(_: object) -> int:  # a local function travels by value: workers cannot import tests/
+        return os.getpid()
+
+    with Client(address=address) as client:
+        wait_until(lambda: len(set(client.map(processor_pid, range(10 * count)))) >= count, timeout, 0.1)
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[SchedulerClusterCombo]:
     combo = SchedulerClusterCombo(n_workers=2, logging_level="WARNING")
     try:
+        wait_for_workers(combo.get_address(), 2)
         yield combo
     finally:
         combo.shutdown()

@@ -9,7 +9,7 @@ import socket
 import time
 
 import pytest
-from tests.conftest import wait_until
+from tests.conftest import wait_for_workers, wait_until
 
 from scaler import Client, SchedulerClusterCombo
 from scaler.errors import ProcessorDiedError, TaskTimeoutError
@@ -68,6 +68,7 @@ def test_task_timeout_kills_overlong_task() -> None:
 
 def test_worker_killed_mid_task_its_tasks_finish_elsewhere() -> None:
     with SchedulerClusterCombo(n_workers=2, heartbeat_interval_seconds=0.5, worker_timeout_seconds=2) as cluster:
+        wait_for_workers(cluster.get_address(), 2)
         with Client(address=cluster.get_address()) as client:
             futures = [client.submit(pid_and_sleep, 1.5) for _ in range(6)]
             time.sleep(0.5)
