@@ -192,8 +192,8 @@ class SchedulerCore:
                 return
             self._send(peer, m.ShutdownResponse(True, ""))
             logger.info("shutdown requested by %s", short(peer))
-            for peer in [*self.workers, *(record.peer for record in self.managers.by_id.values())]:
-                self._send(peer, m.WorkerShutdown("scheduler shut down by a client"))
+            for recipient in [*self.workers, *(record.peer for record in self.managers.by_id.values())]:
+                self._send(recipient, m.WorkerShutdown("scheduler shut down by a client"))
             self.stop_requested = True
         self._drop_client(peer, "disconnected")
 
@@ -357,6 +357,14 @@ class SchedulerCore:
         self._send(worker_id, m.TaskCancel(task_id, force=False))
 
     def _finish(self, record: TaskRecord, message: Any, outcome: str) -> None:
+        """End a task for good and tell its client; then queue its graph dependents, or end them all with it."""
+        self._end(record, message, outcome)
+        if record.dependents:
+            succeeded = isinstance(message, m.TaskResult) and message.status is m.ResultStatus.SUCCESS
+            release_dependents(self, record, message if succeeded else failure_for_dependents(message))
+
+    def _end(self, record: TaskRecord, message: Any, outcome: str) -> None:
+        """``_finish`` without touching dependents (graphs.py walks those itself, iteratively)."""
         task_id = record.task.task_id
         del self.tasks[task_id]
         self.finished[outcome] += 1
@@ -368,9 +376,6 @@ class SchedulerCore:
             client.tasks.discard(task_id)
             if record.reported:
                 self._send(client.client_id, message)
-        if record.dependents:
-            succeeded = isinstance(message, m.TaskResult) and message.status is m.ResultStatus.SUCCESS
-            release_dependents(self, record, message if succeeded else failure_for_dependents(message))
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
         for record in unplaceable_tasks(self.queue, self.tasks, self.workers, self.managers.could_provide, now):

@@ -58,21 +58,34 @@ def accept_graph(core: SchedulerCore, client: ClientRecord, graph: m.GraphTask, 
 
 
 def release_dependents(core: SchedulerCore, finished: TaskRecord, outcome: m.TaskResult) -> None:
-    """Queue the dependents whose last dependency just succeeded, or fail them all with ``outcome``."""
+    """Queue the dependents whose last dependency just succeeded, or end every transitive dependent with
+    ``outcome``.
+
+    The failure cascade walks with an explicit stack, never by recursion: a chain of 100,000 nodes whose root
+    fails must not hit Python's recursion limit (which would leave the rest of the chain waiting forever). A node
+    reached twice (a diamond) is ended once: ``core._end`` removes it from the table.
+    """
     assert finished.dependents is not None
-    failed = outcome.status is not m.ResultStatus.SUCCESS
-    for task_id in finished.dependents:
-        dependent = core.tasks.get(task_id)
-        if dependent is None or dependent.state is not TaskState.WAITING:
-            continue
-        if failed:
+    if outcome.status is m.ResultStatus.SUCCESS:
+        for task_id in finished.dependents:
+            dependent = core.tasks.get(task_id)
+            if dependent is None or dependent.state is not TaskState.WAITING:
+                continue
+            dependent.waiting_on -= 1
+            if dependent.waiting_on == 0:
+                dependent.state = TaskState.QUEUED
+                core.queue.push(task_id, dependent.task.priority, dependent.sequence)
+        return
+    stack = [finished.dependents]
+    while stack:
+        for task_id in stack.pop():
+            dependent = core.tasks.get(task_id)
+            if dependent is None or dependent.state is not TaskState.WAITING:
+                continue
             copy = m.TaskResult(task_id, outcome.status, outcome.payload, None, outcome.worker_id)
-            core._finish(dependent, copy, "dependency_failed")  # recurses into its own dependents
-            continue
-        dependent.waiting_on -= 1
-        if dependent.waiting_on == 0:
-            dependent.state = TaskState.QUEUED
-            core.queue.push(task_id, dependent.task.priority, dependent.sequence)
+            core._end(dependent, copy, "dependency_failed")
+            if dependent.dependents:
+                stack.append(dependent.dependents)
 
 
 def _validate(graph: m.GraphTask, node_ids: set[bytes], core: SchedulerCore) -> str:

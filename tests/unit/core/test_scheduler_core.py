@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from scaler.ids import owner_prefix
 from scaler.protocol import messages as m
 from scaler.scheduler.allocation import NO_CAPABLE_WORKER_GRACE_SECONDS
 from scaler.scheduler.core import MAX_WORKER_DEATHS, SchedulerCore, SchedulerSettings
@@ -308,3 +309,66 @@ def test_graph_with_a_cycle_is_refused() -> None:
     results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
     assert [r.status for r in results] == [m.ResultStatus.SCHEDULER_ERROR]  # type: ignore[attr-defined]
     assert not core.tasks
+
+
+def chain(length: int) -> m.GraphTask:
+    """A graph where node n depends on node n - 1; only the last node is reported."""
+    nodes = [m.GraphNode(task(0), ())]
+    nodes += [m.GraphNode(task(n), (task(n - 1).task_id,)) for n in range(1, length)]
+    return m.GraphTask(b"chain", tuple(nodes), (task(length - 1).task_id,))
+
+
+def test_a_long_chain_whose_root_fails_ends_every_node_with_the_root_failure() -> None:
+    # Each node's failure used to recurse into its dependents' (core._finish -> release_dependents -> ...):
+    # RecursionError after ~1,500 nodes, and the rest of the chain waited forever.
+    core = make_core()
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, chain(100_000), 0.0)
+    assert [t.task_id for t in sent(core.flush().to_peers, W1, m.Task)] == [task(0).task_id]  # type: ignore[attr-defined]
+    boom = m.TaskResult(task(0).task_id, m.ResultStatus.FAILED, m.TaskArg(m.ArgKind.INLINE, b"boom"), None)
+    core.handle(W1, boom, 1.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert results == [m.TaskResult(task(99_999).task_id, m.ResultStatus.FAILED, boom.payload, None)]
+    assert not core.tasks and not core.queue and not core.clients[CLIENT].tasks
+
+
+def test_a_long_chain_that_succeeds_runs_node_after_node() -> None:
+    core = make_core(client_timeout_seconds=1e9, worker_timeout_seconds=1e9)
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, chain(100_000), 0.0)
+    ran = 0
+    placed = sent(core.flush().to_peers, W1, m.Task)
+    while placed:
+        assert len(placed) == 1  # a chain never has two nodes ready at once
+        ran += 1
+        ok = m.TaskResult(placed[0].task_id, m.ResultStatus.SUCCESS, m.TaskArg(m.ArgKind.OBJECT, b"r"), None)  # type: ignore[attr-defined]
+        core.handle(W1, ok, 1.0)
+        out = core.flush().to_peers
+        placed = sent(out, W1, m.Task)
+    assert ran == 100_000
+    assert [r.task_id for r in sent(out, CLIENT, m.TaskResult)] == [task(99_999).task_id]  # type: ignore[attr-defined]
+    assert not core.tasks
+
+
+def test_cancelling_the_root_of_a_long_chain_cancels_every_node() -> None:
+    core = make_core()
+    connect(core, workers=())  # nothing runs: the root stays queued
+    core.handle(CLIENT, chain(100_000), 0.0)
+    core.handle(CLIENT, m.TaskCancel(task(0).task_id, True), 1.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [(r.task_id, r.status) for r in results] == [(task(99_999).task_id, m.ResultStatus.CANCELED)]  # type: ignore[attr-defined]
+    assert not core.tasks and not core.queue
+
+
+def test_a_shutdown_request_drops_the_requesting_client_and_cancels_its_tasks() -> None:
+    # The loop that told workers to shut down used to rebind ``peer``, so the last worker was "dropped" instead.
+    core = make_core(protected=False)
+    connect(core)
+    core.handle(CLIENT, task(1), 0.5)
+    core.flush()
+    core.handle(CLIENT, m.ClientDisconnect(True), 1.0)
+    outbox = core.flush()
+    assert CLIENT not in core.clients and not core.tasks
+    assert m.ObjectDeleteOwner(owner_prefix(CLIENT), 0) in outbox.to_storage
+    cancels = sent(outbox.to_peers, W1, m.TaskCancel) + sent(outbox.to_peers, W2, m.TaskCancel)
+    assert cancels == [m.TaskCancel(task(1).task_id, True)]
