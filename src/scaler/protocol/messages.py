@@ -5,7 +5,7 @@ Conversations (who sends what to whom):
     client    -> scheduler   ClientHeartbeat, Task, TaskCancel, ObjectsReleased, ClientDisconnect, GraphTask
     scheduler -> client      ClientHeartbeatEcho, TaskResult, TaskCancelConfirm, ShutdownResponse, TaskLog,
                              ProtocolMismatch, ClientDropped
-    worker    -> scheduler   WorkerHeartbeat, TaskResult, TaskCancelConfirm, TaskLog, WorkerDisconnect
+    worker    -> scheduler   WorkerHeartbeat, TaskResult, TaskCancelConfirm, TaskLog, WorkerDisconnect, TaskStarted
     scheduler -> worker      WorkerHeartbeatEcho, Task, TaskCancel, ObjectsReleased, WorkerShutdown, ProtocolMismatch
     manager   -> scheduler   WorkerManagerHeartbeat, WorkerDied
     scheduler -> manager     WorkerManagerHeartbeatEcho, WorkerManagerCommand, ProtocolMismatch
@@ -120,6 +120,16 @@ class TaskLog(_Message, frozen=True, tag=5):
     task_id: bytes
     stream: int  # 1 stdout, 2 stderr
     text: str
+
+
+class TaskStarted(_Message, frozen=True, tag=7):
+    """A worker began running this task on a processor (until then it was only queued there).
+
+    The scheduler charges a worker's death only to the tasks that had started on it, and its load balancer
+    moves only tasks that have not.
+    """
+
+    task_id: bytes
 
 
 class GraphNode(msgspec.Struct, array_like=True, frozen=True):
@@ -321,6 +331,7 @@ Message = (
     | TaskCancelConfirm
     | TaskLog
     | GraphTask
+    | TaskStarted
     | ClientHeartbeat
     | ClientHeartbeatEcho
     | ClientDisconnect

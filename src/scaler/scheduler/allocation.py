@@ -4,6 +4,7 @@ Called once per batch of input (not once per task): it builds a heap of workers 
 each holds, then hands each queued task to the least loaded worker that can run it. A task with no
 capability requirement costs O(log workers); a task that requires capabilities scans the workers (those
 are rare and their eligible set is small). Tasks that fit nowhere go back to the queue in their order.
+A task re-run after a death (deaths.py) goes to another worker than the one it died on, when one has room.
 
 ``unplaceable_tasks`` finds the queued tasks that can never be placed: those whose capabilities no worker has
 and no worker manager can provide.
@@ -39,7 +40,7 @@ def place_queued_tasks(
             break
         record = tasks[task_id]
         if record.required_keys:
-            worker = _least_loaded_capable(record.required_keys, workers)
+            worker = _least_loaded_capable(record.required_keys, workers, record.last_death_on)
             if worker is None:
                 held_back.append(record)
                 continue
@@ -49,6 +50,11 @@ def place_queued_tasks(
         if worker is None:
             held_back.append(record)
             break
+        if worker.worker_id == record.last_death_on:
+            other = _pop_least_loaded(heap, workers)
+            if other is not None:
+                heapq.heappush(heap, (len(worker.tasks), next(order), worker.worker_id))
+                worker = other
         assign(record, worker)
         if worker.free_slots > 0:
             heapq.heappush(heap, (len(worker.tasks), next(order), worker.worker_id))
@@ -70,12 +76,16 @@ def _pop_least_loaded(heap: list[tuple[int, int, bytes]], workers: dict[bytes, W
     return None
 
 
-def _least_loaded_capable(required: frozenset[str], workers: dict[bytes, WorkerRecord]) -> WorkerRecord | None:
+def _least_loaded_capable(
+    required: frozenset[str], workers: dict[bytes, WorkerRecord], avoid: bytes | None
+) -> WorkerRecord | None:
     best: WorkerRecord | None = None
+    best_rank = (True, 0)
     for worker in workers.values():
         if worker.free_slots > 0 and required <= worker.capability_keys:
-            if best is None or len(worker.tasks) < len(best.tasks):
-                best = worker
+            rank = (worker.worker_id == avoid, len(worker.tasks))
+            if best is None or rank < best_rank:
+                best, best_rank = worker, rank
     return best
 
 

@@ -1,11 +1,18 @@
 """Load balancing: take queued tasks back from busy workers so that idle workers can run them.
 
 The advice itself is a pure function (``policy.balance.balance_advice``). This module adds the rule that
-makes it safe to act on: the same advice must be seen ``trigger_times`` ticks in a row, so a momentary
-imbalance (a worker that is about to receive results) does not shuffle tasks back and forth. Two advices
-are "the same" when they take tasks from the same workers: the exact task list changes at every tick
-while the busy worker keeps finishing tasks, and requiring it to stay identical would mean never acting.
+makes it safe to act on: the same advice must be seen ``trigger_times`` balancing rounds in a row, so a
+momentary imbalance (a worker that is about to receive results) does not shuffle tasks back and forth. Two
+advices are "the same" when they take tasks from the same workers: the exact task list changes at every
+round while the busy worker keeps finishing tasks, and requiring it to stay identical would mean never
+acting. Once a streak has lasted that long the imbalance is real, and every further round of the same
+streak acts again: an idle worker that finishes what it was given within a round keeps pulling work from
+behind a long-running task (acting only once per streak left such tasks waiting for the long one).
 Acting sends an *unforced* cancel: a worker gives up only tasks that are still queued there.
+
+A worker's load counts the tasks that it said it started (``TaskStarted``) as running, and its other
+assigned tasks as queued; tasks already being taken back (or cancelled) count nowhere, so a round never asks
+for them twice.
 
 A worker that has just connected is not a momentary imbalance: after ``worker_joined()`` the next tick acts on
 the first advice, so that workers joining a busy cluster (scaling up, or a cluster whose first worker took a
@@ -17,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from scaler.scheduler.policy.balance import WorkerLoad, balance_advice
-from scaler.scheduler.tables import TaskRecord, WorkerRecord
+from scaler.scheduler.tables import TaskRecord, TaskState, WorkerRecord
 
 
 class Balancer:
@@ -59,8 +66,8 @@ class Balancer:
         else:
             self._last_sources = sources
             self._repeats = 1 if advice else 0
-        if not advice or self._repeats != self._trigger_times:
-            return {}  # act exactly once per streak of identical advice
+        if not advice or self._repeats < self._trigger_times:
+            return {}
         return _by_worker_id(advice, workers)
 
     def _advice(self, workers: dict[bytes, WorkerRecord], tasks: dict[bytes, TaskRecord]) -> dict[str, list[bytes]]:
@@ -76,11 +83,16 @@ def _by_worker_id(advice: dict[str, list[bytes]], workers: dict[bytes, WorkerRec
 
 
 def _load(worker: WorkerRecord, tasks: dict[bytes, TaskRecord]) -> WorkerLoad:
-    # The scheduler cannot see which of a worker's tasks is executing; the oldest assignment is the best
-    # guess, and the worker refuses to give up one that is actually running anyway.
-    task_ids = list(worker.tasks)
-    running = 1 if task_ids else 0
-    queued = [(task_id, tasks[task_id].required_keys) for task_id in task_ids[running:] if task_id in tasks]
+    running = 0
+    queued: list[tuple[bytes, frozenset[str]]] = []
+    for task_id in worker.tasks:  # oldest assignment first
+        record = tasks.get(task_id)
+        if record is None or record.worker != worker.worker_id:
+            continue  # its client left: the worker is dropping it
+        if record.started:
+            running += 1
+        elif record.state is TaskState.ASSIGNED:
+            queued.append((task_id, record.required_keys))
     return WorkerLoad(
         worker_id=worker.worker_id.decode(errors="replace"),
         capabilities=worker.heartbeat.capabilities,

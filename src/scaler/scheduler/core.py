@@ -6,8 +6,8 @@ grouped by destination so that each peer gets one batch. Tests drive it the same
 
 Guarantees kept here (see tables.py for the task states):
 - every task ends, for its client, in exactly one TaskResult or TaskCancelConfirm, unless the client left;
-- a worker that stops heartbeating (or whose manager reports it dead) has its unfinished tasks re-queued,
-  up to ``MAX_WORKER_DEATHS`` times per task, after which the task fails with WORKER_DIED;
+- a worker that stops heartbeating (or whose manager reports it dead) has its unfinished tasks re-queued; a
+  task that was running there, or whose processor died, is re-run up to ``MAX_WORKER_DEATHS`` times (deaths.py);
 - a client that disconnects or goes silent has its tasks cancelled and its objects freed (see departures.py);
 - a message from a peer that does not hold the task it talks about (a "zombie" worker) changes nothing.
 """
@@ -23,6 +23,7 @@ from scaler.ids import owner_prefix, short
 from scaler.protocol import messages as m
 from scaler.scheduler.allocation import place_queued_tasks, unplaceable_tasks
 from scaler.scheduler.balancing import Balancer
+from scaler.scheduler.deaths import MAX_DEATHS, processor_died, recover_tasks
 from scaler.scheduler.departures import DepartedClients
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
@@ -38,7 +39,7 @@ from scaler.scheduler.tables import (
 
 logger = logging.getLogger("scaler.scheduler")
 
-MAX_WORKER_DEATHS = 3
+MAX_WORKER_DEATHS = MAX_DEATHS  # worker and processor deaths together
 TASK_EVENT_LIMIT = 10_000  # recent transitions kept for the monitor (scheduler/status.py drains them)
 
 # (time, state, task, worker id or None, profile or None): a plain tuple, the cheapest thing to build per task.
@@ -262,8 +263,17 @@ class SchedulerCore:
             worker.tasks.pop(result.task_id, None)
         if record is None or record.worker != peer:
             return  # a zombie's result, or one for a task whose client left
+        if result.status is m.ResultStatus.PROCESSOR_DIED:
+            processor_died(self, record, peer, result)
+            return
         # A result that raced a cancel wins: the work is done, so the client gets it.
         self._finish(record, result, result.status.name.lower())
+
+    def _on_task_started(self, peer: bytes, message: m.TaskStarted, now: float) -> None:
+        self._touch_worker(peer, now)
+        record = self.tasks.get(message.task_id)
+        if record is not None and record.worker == peer:
+            record.started = True
 
     def _on_cancel_confirm(self, peer: bytes, confirm: m.TaskCancelConfirm, now: float) -> None:
         worker = self._touch_worker(peer, now)
@@ -305,27 +315,13 @@ class SchedulerCore:
             self._drop_worker(worker.worker_id, f"timed out after {limit:g}s without heartbeat")
 
     def _drop_worker(self, worker_id: bytes, why: str, graceful: bool = False) -> None:
-        """Forget a worker and re-queue its unfinished tasks. Only a worker that vanished (timeout, crash) counts
-        against a task's MAX_WORKER_DEATHS: one that said goodbye (a scale-down) says nothing about the task."""
+        """Forget a worker and re-queue its unfinished tasks (deaths.py decides which deaths count)."""
         worker = self.workers.pop(worker_id, None)
         if worker is None:
             return
         level = logging.WARNING if worker.tasks else logging.INFO  # a clean exit with nothing to recover is news only
         logger.log(level, "worker %s %s: recovering %d task(s)", short(worker_id), why, len(worker.tasks))
-        for task_id in worker.tasks:
-            record = self.tasks.get(task_id)
-            if record is None or record.worker != worker_id:
-                continue
-            record.worker = None
-            if record.state is TaskState.CANCELING or record.cancel_requested:
-                self._finish(record, m.TaskCancelConfirm(task_id, m.CancelOutcome.CANCELED), "canceled")
-                continue
-            record.worker_deaths += 0 if graceful else 1
-            if record.worker_deaths > MAX_WORKER_DEATHS:
-                text = f"task was on {record.worker_deaths} workers that died; giving up (last: {short(worker_id)})"
-                self._finish(record, failure(task_id, m.ResultStatus.WORKER_DIED, text), "worker_died")
-            else:
-                self._requeue(record)
+        recover_tasks(self, worker, graceful)
 
     # --- worker managers ---------------------------------------------------------------------------------------
 
@@ -347,6 +343,7 @@ class SchedulerCore:
     def _requeue(self, record: TaskRecord) -> None:
         record.state = TaskState.QUEUED
         record.worker = None
+        record.started = False
         self.queue.push(record.task.task_id, record.task.priority, record.sequence)
 
     def _balance_cancel(self, worker_id: bytes, task_id: bytes) -> None:
@@ -399,6 +396,7 @@ class SchedulerCore:
         m.TaskResult: _on_task_result,
         m.TaskCancelConfirm: _on_cancel_confirm,
         m.TaskLog: _on_task_log,
+        m.TaskStarted: _on_task_started,
         m.WorkerDisconnect: _on_worker_disconnect,
         m.WorkerDied: _on_worker_died,
         m.WorkerManagerHeartbeat: _on_manager_heartbeat,

@@ -4,7 +4,7 @@ Task states (the only place they are named):
 
     WAITING     a graph node whose dependencies have not all finished yet
     QUEUED      in the scheduler's queue, on no worker
-    ASSIGNED    sent to ``worker``; it is queued or running there
+    ASSIGNED    sent to ``worker``; it is queued there, or running once ``started`` (the worker said TaskStarted)
     BALANCING   asked back from ``worker`` by the load balancer (unforced cancel); back to QUEUED if the
                 worker gives it up, back to ASSIGNED if it is already running
     CANCELING   the client cancelled it while it was on ``worker``; waiting for the worker's confirm
@@ -38,7 +38,9 @@ class TaskRecord:
     sequence: int  # FIFO order within a priority; kept across re-queues so old work stays first
     queued_at: float
     worker: bytes | None = None
-    worker_deaths: int = 0
+    started: bool = False  # running on ``worker`` (not just queued there): see deaths.py and balancing.py
+    deaths: int = 0  # workers and processors that died while running it (deaths.py)
+    last_death_on: bytes | None = None  # the worker it last died on: a re-run goes elsewhere if it can
     cancel_requested: bool = False
     required_keys: frozenset[str] = frozenset()
     # Graph nodes only: how many dependencies are unfinished, who depends on this one, and whether the

@@ -89,9 +89,84 @@ def test_task_fails_after_too_many_worker_deaths() -> None:
         worker = f"Worker|{attempt}".encode()
         core.handle(worker, worker_heartbeat(), 0.0)
         core.flush()
+        core.handle(worker, m.TaskStarted(task(1).task_id), 0.0)
         core.handle(worker, m.WorkerDied(worker, -9), 0.0)
+        if attempt < MAX_WORKER_DEATHS:
+            assert task(1).task_id in core.queue  # re-run, up to the cap
     results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
     assert [r.status for r in results] == [m.ResultStatus.WORKER_DIED]  # type: ignore[attr-defined]
+
+
+def test_a_worker_death_is_not_charged_to_tasks_only_queued_there() -> None:
+    # Every task on a dead worker used to count a death: under churn, queued tasks failed with WorkerDiedError.
+    core = make_core()
+    connect(core, workers=())
+    core.handle(CLIENT, task(1), 0.0)
+    core.handle(CLIENT, task(2), 0.0)
+    results = []
+    for attempt in range(MAX_WORKER_DEATHS + 3):
+        worker = f"Worker|{attempt}".encode()
+        core.handle(worker, worker_heartbeat(queue_size=2), 0.0)
+        results += sent(core.flush().to_peers, CLIENT, m.TaskResult)
+        core.handle(worker, m.TaskStarted(task(1).task_id), 0.0)  # task 1 runs; task 2 waits behind it
+        core.handle(worker, m.WorkerDied(worker, -9), 0.0)
+    results += sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [(r.task_id, r.status) for r in results] == [(task(1).task_id, m.ResultStatus.WORKER_DIED)]  # type: ignore[attr-defined]
+    assert core.tasks[task(2).task_id].state.value == "queued" and core.tasks[task(2).task_id].deaths == 0
+
+
+def processor_died(task_id: bytes, pid: int = 7) -> m.TaskResult:
+    text = f"processor (pid {pid}) was killed by signal SIGKILL while running the task"
+    return m.TaskResult(task_id, m.ResultStatus.PROCESSOR_DIED, m.TaskArg(m.ArgKind.INLINE, text.encode()), None)
+
+
+def test_a_task_whose_processor_was_killed_runs_again_on_another_worker() -> None:
+    core = make_core()
+    connect(core)
+    core.handle(CLIENT, task(1), 0.0)
+    first = next(w for w in (W1, W2) if sent(core.flush().to_peers, w, m.Task))
+    other = W2 if first == W1 else W1
+    core.handle(first, m.TaskStarted(task(1).task_id), 1.0)
+    core.handle(first, processor_died(task(1).task_id), 2.0)
+    out = core.flush().to_peers
+    assert not sent(out, CLIENT, m.TaskResult)  # the client is not told: the task is not over
+    assert sent(out, other, m.Task) == [task(1)] and not sent(out, first, m.Task)
+    ok = m.TaskResult(task(1).task_id, m.ResultStatus.SUCCESS, m.TaskArg(m.ArgKind.INLINE, b"x"), None)
+    core.handle(other, ok, 3.0)
+    assert sent(core.flush().to_peers, CLIENT, m.TaskResult) == [ok]
+
+
+def test_a_task_that_kills_every_processor_fails_after_the_cap_with_both_kinds_of_death_counted() -> None:
+    core = make_core()
+    connect(core, workers=(W1, W2, b"Worker|three"))
+    core.handle(CLIENT, task(1), 0.0)
+    holders = []
+    for attempt in range(MAX_WORKER_DEATHS + 1):
+        out = core.flush().to_peers
+        holder = next(worker for worker in core.workers if sent(out, worker, m.Task) == [task(1)])
+        assert holder not in holders[-1:]  # never straight back to where it just died
+        holders.append(holder)
+        core.handle(holder, m.TaskStarted(task(1).task_id), 0.0)
+        if attempt == 0:  # one worker death, then processor deaths: one cap for both
+            core.handle(holder, m.WorkerDied(holder, -9), 0.0)
+        else:
+            core.handle(holder, processor_died(task(1).task_id, pid=attempt), 0.0)
+    results = sent(core.flush().to_peers, CLIENT, m.TaskResult)
+    assert [r.status for r in results] == [m.ResultStatus.PROCESSOR_DIED]  # type: ignore[attr-defined]
+    text = results[0].payload.data.decode()  # type: ignore[attr-defined]
+    assert f"pid {MAX_WORKER_DEATHS}) was killed by signal SIGKILL" in text
+    assert f"ran {MAX_WORKER_DEATHS + 1} times" in text
+    assert not core.tasks
+
+
+def test_a_started_message_from_a_worker_that_does_not_hold_the_task_changes_nothing() -> None:
+    core = make_core()
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 0.0)
+    core.flush()
+    core.handle(W2, m.TaskStarted(task(1).task_id), 0.0)  # W2 is not even connected
+    core.handle(W1, m.WorkerDied(W1, -9), 0.0)
+    assert core.tasks[task(1).task_id].deaths == 0
 
 
 def test_graceful_worker_exits_do_not_count_as_deaths() -> None:
@@ -259,8 +334,37 @@ def test_load_balancing_moves_queued_tasks_to_an_idle_worker_after_repeated_advi
         core.handle(W1, m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED), 2.1)  # type: ignore[attr-defined]
     moved = sent(core.flush().to_peers, W2, m.Task)
     assert {t.task_id for t in moved} == {c.task_id for c in cancels}  # type: ignore[attr-defined]
-    core.tick(3.0)  # the same streak does not act twice
+    core.tick(3.0)  # W2 is busy with what it took: nothing to move
     assert not sent(core.flush().to_peers, W1, m.TaskCancel)
+
+
+def test_an_idle_worker_keeps_taking_tasks_queued_behind_a_long_running_one() -> None:
+    # Balancing used to act once per streak of identical advice: when the idle worker finished what it was given
+    # within a round, the advice never changed, and the rest waited behind the long task.
+    core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=2, client_timeout_seconds=1e9,
+                     worker_timeout_seconds=1e9)  # fmt: skip
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(0), 0.0)  # the long one
+    for n in range(1, 9):
+        core.handle(CLIENT, task(n), 0.0)
+    core.flush()
+    core.handle(W1, m.TaskStarted(task(0).task_id), 0.0)
+    core.handle(W2, worker_heartbeat(), 0.0)
+    core.tick(0.0)  # the arrival's round
+    moved_total = 0
+    for now in range(1, 20):
+        out = core.flush().to_peers
+        for cancel in sent(out, W1, m.TaskCancel):
+            assert cancel.task_id != task(0).task_id  # type: ignore[attr-defined]
+            core.handle(W1, m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED), now)  # type: ignore[attr-defined]
+        for placed in sent(core.flush().to_peers, W2, m.Task) + sent(out, W2, m.Task):  # W2 is quick
+            moved_total += 1
+            ok = m.TaskResult(placed.task_id, m.ResultStatus.SUCCESS, None, None)  # type: ignore[attr-defined]
+            core.handle(W2, ok, now)
+        core.flush()
+        core.tick(float(now))
+    assert moved_total == 8
+    assert list(core.workers[W1].tasks) == [task(0).task_id]  # only the long one is left where it was
 
 
 def test_a_worker_that_joins_a_busy_cluster_gets_its_share_at_once() -> None:

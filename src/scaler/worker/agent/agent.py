@@ -241,6 +241,9 @@ class WorkerAgent:
     def _run_on(self, processor: ProcessorHandle, task: m.Task) -> None:
         processor.assign(task, self.options.task_timeout_seconds)
         processor.send(m.ProcessorTask(task, self._storage_address))
+        # Leaves in this wake's batch, long before the task can have loaded its function: the scheduler then
+        # knows that a death of this worker is this task's to answer for, and that balancing cannot move it.
+        self._send(m.TaskStarted(task.task_id))
 
     def _resume_suspended(self) -> None:
         """When a higher-priority processor is done, hand control back to the one it displaced."""
