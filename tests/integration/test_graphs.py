@@ -77,3 +77,25 @@ def test_large_graph(client: Client) -> None:
 
 def test_nested_graph_inside_a_task(client: Client) -> None:
     assert client.submit(nested_graph, 5).result(timeout=60) == 11
+
+
+def chain(root: tuple[object, ...], length: int) -> dict[str, object]:
+    graph: dict[str, object] = {"k0": root}
+    for i in range(1, length):
+        graph[f"k{i}"] = (inc, f"k{i - 1}")
+    return graph
+
+
+def test_a_100000_node_chain_whose_root_fails_raises_the_root_exception(client: Client) -> None:
+    # The scheduler's failure cascade used to recurse once per node: RecursionError after ~1,500 nodes, and
+    # client.get never returned.
+    with pytest.raises(ArithmeticError, match="node failed on 0"):
+        client.get(chain((fail_on, 0), 100_000), ["k99999"], block=False)["k99999"].result(timeout=120)
+    assert client.get(chain((inc, 0), 3_000), ["k2999"]) == {"k2999": 3_000}  # and the scheduler is fine
+
+
+@pytest.mark.slow
+def test_a_100000_node_chain_that_succeeds(client: Client) -> None:
+    # About 90 s on a busy 2-core machine: one node at a time, each through a worker and object storage.
+    future = client.get(chain((inc, 0), 100_000), ["k99999"], block=False)["k99999"]
+    assert future.result(timeout=1200) == 100_000

@@ -27,7 +27,7 @@ from scaler.scheduler.deaths import MAX_DEATHS, processor_died, recover_tasks
 from scaler.scheduler.departures import DepartedClients
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
-from scaler.scheduler.replies import failure, failure_for_dependents, mismatch, rejection
+from scaler.scheduler.replies import failure_for_dependents, mismatch, no_capable_worker, rejection
 from scaler.scheduler.tables import (
     ClientRecord,
     TaskQueue,
@@ -376,11 +376,8 @@ class SchedulerCore:
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
         for record in unplaceable_tasks(self.queue, self.tasks, self.workers, self.managers.could_provide, now):
-            task_id = record.task.task_id
-            self.queue.discard(task_id)
-            keys = sorted(record.required_keys)
-            text = f"no connected worker has capabilities {keys} and no worker manager can provide them"
-            self._finish(record, failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text), "no_capable_worker")
+            self.queue.discard(record.task.task_id)
+            self._finish(record, no_capable_worker(record.task.task_id, record.required_keys), "no_capable_worker")
 
     def _send(self, peer: bytes, message: Any) -> None:
         self._out[peer].append(message)

@@ -25,3 +25,9 @@ def failure(task_id: bytes, status: m.ResultStatus, text: str) -> m.TaskResult:
 
 def rejection(task_id: bytes, text: str) -> m.TaskResult:
     return failure(task_id, m.ResultStatus.SCHEDULER_ERROR, text)
+
+
+def no_capable_worker(task_id: bytes, required_keys: frozenset[str]) -> m.TaskResult:
+    keys = sorted(required_keys)
+    text = f"no connected worker has capabilities {keys} and no worker manager can provide them"
+    return failure(task_id, m.ResultStatus.NO_CAPABLE_WORKER, text)
