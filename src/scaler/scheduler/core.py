@@ -283,7 +283,8 @@ class SchedulerCore:
             worker.tasks.pop(confirm.task_id, None)
         if record is None or record.worker != peer:
             return
-        if not gave_up:  # it is running there: its result will come
+        if not gave_up:  # it is running there (so it started, whether or not TaskStarted came): its result will come
+            record.started = True
             record.state = TaskState.CANCELING if record.cancel_requested else TaskState.ASSIGNED
             return
         record.worker = None

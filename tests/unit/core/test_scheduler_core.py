@@ -476,3 +476,19 @@ def test_a_shutdown_request_drops_the_requesting_client_and_cancels_its_tasks() 
     assert m.ObjectDeleteOwner(owner_prefix(CLIENT), 0) in outbox.to_storage
     cancels = sent(outbox.to_peers, W1, m.TaskCancel) + sent(outbox.to_peers, W2, m.TaskCancel)
     assert cancels == [m.TaskCancel(task(1).task_id, True)]
+
+
+def test_a_task_the_worker_refuses_to_give_back_counts_as_started() -> None:
+    # Workers that never say TaskStarted (a job proxy) still tell the balancer, by refusing, which task runs.
+    core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=1, client_timeout_seconds=1e9,
+                     worker_timeout_seconds=1e9)  # fmt: skip
+    connect(core, workers=(W1,))
+    core.handle(CLIENT, task(1), 0.0)
+    core.handle(CLIENT, task(2), 0.0)
+    core.flush()
+    core.handle(W2, worker_heartbeat(), 0.5)
+    core.tick(0.6)
+    cancels = sent(core.flush().to_peers, W1, m.TaskCancel)
+    assert [c.task_id for c in cancels] == [task(2).task_id]  # type: ignore[attr-defined]
+    core.handle(W1, m.TaskCancelConfirm(task(2).task_id, m.CancelOutcome.NOT_CANCELED), 0.7)
+    assert core.tasks[task(2).task_id].started and core.tasks[task(2).task_id].state.value == "assigned"
