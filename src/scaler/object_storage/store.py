@@ -5,8 +5,8 @@ A blob is a sequence of buffers (zmq frames in the server) that the store never 
 ``get`` for an id that does not exist yet is parked until a ``put`` of that id arrives, so that a worker
 may ask for an argument before the client's upload has landed. Nothing waits or stays forever:
 
-- a parked read expires (answered "not found", with the reason) after ``PARKED_READ_SECONDS``, or after
-  ``UNLISTED_GRACE_SECONDS`` when its owner is not a client the scheduler knows;
+- a parked read expires (answered "not found", with the reason) after ``PARKED_READ_SECONDS``; a read of an
+  object whose owner is not a client the scheduler lists is not parked at all (answered at once);
 - deleting an id (or its owner) wakes its parked readers with "not found";
 - the scheduler lists the owners it knows (``list_owners``, every second); once such lists come in, the
   objects of an owner that has not been listed for ``grace`` seconds are reclaimed (a client that left while
@@ -135,6 +135,11 @@ class ObjectStore:
         refusal = self._refused.get(object_id)
         if refusal is not None:
             return [Delivery(reader, object_id, None, refusal)]
+        if not self._is_listed(object_id[:OWNER_PREFIX_BYTES]):
+            # No client of the scheduler owns it, so no upload of it is coming: a worker that waited here would sit
+            # idle (a task naming a made-up object). The scheduler lists a client before answering it, so before
+            # any task of that client can exist.
+            return [Delivery(reader, object_id, None, "its owner is not a client of the scheduler")]
         if self._waiting >= MAX_PARKED_READS:
             return [Delivery(reader, object_id, None, f"object storage has {self._waiting} reads waiting already")]
         self._readers[object_id].append((now, reader))
