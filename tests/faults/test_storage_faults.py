@@ -80,7 +80,7 @@ def test_tasks_naming_missing_functions_fail_and_the_workers_move_on(cluster: Sc
             broken.append(client.submit(abs, -1))
         client._encoder.function_id = real_function_id  # type: ignore[method-assign]
         assert client.map(abs, range(-10, 0)) == list(range(10, 0, -1))
-        for future, object_id in zip(broken, missing):
+        for future, object_id in zip(broken, missing, strict=True):
             with pytest.raises(ObjectLostError, match=f"function.*{object_id.hex()}"):
                 future.result(timeout=60)
 
