@@ -16,7 +16,9 @@
     │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
     │   ├── ProtocolMismatchError        the scheduler speaks another protocol version
     │   └── MissingObjectError           an ObjectReference this client no longer knows
-    └── ObjectStorageError               the object storage server lost or refused an object
+    └── ObjectStorageError               the object storage server is unreachable, or refused an object (quota)
+        └── ObjectLostError              an object is gone: never uploaded in time, deleted, its owner gone,
+                                         refused, or object storage did not answer a read in time
 
 A task's own exception is re-raised as itself (with its remote traceback), never wrapped.
 """
@@ -93,3 +95,7 @@ class MissingObjectError(ClientError, KeyError):
 
 class ObjectStorageError(ScalerError):
     pass
+
+
+class ObjectLostError(ObjectStorageError):
+    """An object a task or a result needs is not in object storage (the message names the object and why)."""

@@ -13,6 +13,7 @@ from tests.conftest import wait_for_workers, wait_until
 
 from scaler import Client, SchedulerClusterCombo
 from scaler.errors import ProcessorDiedError, TaskTimeoutError
+from scaler.ids import random_object_id
 from scaler.io.address import Address
 from scaler.io.object_client import ObjectStorageConnection
 
@@ -117,16 +118,18 @@ def test_garbage_bytes_do_not_take_servers_down(cluster: SchedulerClusterCombo, 
 def test_one_gigabyte_object_round_trip(cluster: SchedulerClusterCombo) -> None:
     import zmq
 
+    owner = Client(address=cluster.get_address())  # storage keeps the objects of the scheduler's clients only
     context = zmq.Context()
     storage = ObjectStorageConnection(context, cluster.object_storage_address)
     blob = bytes(1024 * 1024 * 1024)
-    object_id = b"\x01" * 32
+    object_id = random_object_id(owner.identity)
     storage.put(object_id, [blob], wait=True, timeout=120)
     frames = storage.get(object_id, timeout=120)
     assert len(frames) == 1 and len(frames[0]) == len(blob)
     storage.delete([object_id], wait=True, timeout=30)
     storage.close()
     context.term()
+    owner.disconnect()
     del blob, frames
     with Client(address=cluster.get_address()) as client:
         big = bytes(1024 * 1024 * 1024)

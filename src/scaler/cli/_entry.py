@@ -9,6 +9,7 @@ from typing import NoReturn, TypeVar
 
 from scaler.config import ConfigError, ConfigSection, LoggingConfig, load_config, setup_logging_from
 from scaler.io.lifetime import exit_with_parent_from_env
+from scaler.io.logs import FatalError
 
 SectionT = TypeVar("SectionT", bound=ConfigSection)
 
@@ -56,3 +57,5 @@ def start(prog: str, config: ConfigSection, entry_point: str) -> None:
         function(config)
     except KeyboardInterrupt:
         raise SystemExit(130) from None  # the shell convention for "stopped by SIGINT", without a traceback
+    except FatalError as error:  # a port in use, a child process gone: one line, no traceback
+        fail(prog, str(error), code=1)

@@ -13,6 +13,7 @@ pending future fails with SchedulerUnavailableError instead of hanging.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import sys
@@ -35,6 +36,7 @@ logger = logging.getLogger("scaler.client")
 
 _TO_STORAGE, _STOP = b"O", b"X"
 SEND_ONLY_SUFFIX = b"|tx"
+UPLOAD_HIGH_WATER_MARK = 16  # uploads waiting in this client before upload() blocks (see upload)
 
 _STATUS_ERRORS: dict[m.ResultStatus, type[Exception]] = {
     m.ResultStatus.PROCESSOR_DIED: errors.ProcessorDiedError,
@@ -79,7 +81,9 @@ class ClientAgent(threading.Thread):
         self._scheduler = connect_dealer(self._context, scheduler_address, client_id)
         self._tx_lock = threading.Lock()
         self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
-        self._tx_storage: zmq.Socket[Any] | None = None
+        self._tx_storage: zmq.Socket[Any] | None = None  # uploads; guarded by _upload_lock
+        self._upload_lock = threading.Lock()
+        self._deferred_uploads: collections.deque[list[Any]] = collections.deque()
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
         self._last_echo = time.monotonic()
@@ -94,16 +98,82 @@ class ClientAgent(threading.Thread):
                 raise errors.ClientClosedError("client is disconnected")
             self._tx_scheduler.send(payload)
 
-    def upload(self, frames: list[Any]) -> None:
-        """Send frames that need no answer (ObjectPut) to object storage, from the calling thread."""
-        with self._tx_lock:
+    def upload(self, frames: list[Any], request_id: int = 0) -> None:
+        """Send an ObjectPut (or ObjectDelete) to object storage, from the calling thread.
+
+        Back-pressure: at most ``UPLOAD_HIGH_WATER_MARK`` uploads wait in this client; beyond that the call blocks
+        until storage takes them, and raises ObjectStorageError naming the address if that takes longer than the
+        client's timeout (storage unreachable, or far behind). With ``request_id`` (an ObjectPut's), it also waits
+        for storage's answer and raises ObjectStorageError with storage's reason if the object was refused (quota).
+        The I/O thread never blocks here: what it sends (releases) is queued and sent, in order, before the next
+        upload or on its next heartbeat.
+        """
+        if threading.current_thread() is self:
+            self._deferred_uploads.append(frames)
+            self.flush_deferred_uploads()
+            return
+        with self._upload_lock:
             if self._stopped:
                 raise errors.ClientClosedError("client is disconnected")
-            if self._tx_storage is None:
-                assert self.object_storage_address is not None, "upload before the client is connected"
-                identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
-                self._tx_storage = connect_dealer(self._context, self.object_storage_address, identity)
-            self._tx_storage.send_multipart(frames, copy=False)
+            socket = self._upload_socket()
+            try:
+                while self._deferred_uploads:
+                    socket.send_multipart(self._deferred_uploads[0], copy=False)
+                    self._deferred_uploads.popleft()
+                socket.send_multipart(frames, copy=False)
+            except zmq.Again:
+                raise errors.ObjectStorageError(
+                    f"object storage at {self.object_storage_address} did not take an upload in {self._timeout:g}s "
+                    f"({UPLOAD_HIGH_WATER_MARK} uploads waiting): it is unreachable or too far behind"
+                ) from None
+            if request_id:
+                self._await_upload_answer(socket, request_id)
+
+    def flush_deferred_uploads(self) -> None:
+        """Send the I/O thread's queued uploads if no user thread is uploading (never blocks)."""
+        if not self._deferred_uploads or self._stopped or not self._upload_lock.acquire(blocking=False):
+            return
+        try:
+            socket = self._upload_socket()
+            while self._deferred_uploads:
+                socket.send_multipart(self._deferred_uploads[0], zmq.NOBLOCK, copy=False)
+                self._deferred_uploads.popleft()
+        except zmq.Again:
+            pass  # storage is behind: the rest go with the next upload or heartbeat
+        finally:
+            self._upload_lock.release()
+
+    def _upload_socket(self) -> zmq.Socket[Any]:
+        if self._tx_storage is None:
+            assert self.object_storage_address is not None, "upload before the client is connected"
+            identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
+            socket = self._context.socket(zmq.DEALER)
+            socket.setsockopt(zmq.SNDHWM, UPLOAD_HIGH_WATER_MARK)
+            socket.setsockopt(zmq.SNDTIMEO, int(self._timeout * 1000))
+            socket.setsockopt(zmq.IMMEDIATE, 1)  # queue nothing for a storage that is not connected: block instead
+            socket.setsockopt(zmq.LINGER, 0)
+            socket.setsockopt(zmq.IDENTITY, identity)
+            socket.connect(self.object_storage_address)
+            self._tx_storage = socket
+        return self._tx_storage
+
+    def _await_upload_answer(self, socket: zmq.Socket[Any], request_id: int) -> None:
+        deadline = time.monotonic() + self._timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not socket.poll(int(remaining * 1000) + 1):
+                raise errors.ObjectStorageError(
+                    f"object storage at {self.object_storage_address} did not confirm an upload in {self._timeout:g}s"
+                )
+            try:
+                header = codec.decode(socket.recv_multipart()[0])[0]
+            except (codec.DecodeError, IndexError):
+                continue
+            if isinstance(header, m.ObjectAck) and header.request_id == request_id:
+                if header.count == 0:
+                    raise errors.ObjectStorageError(f"object storage refused the object: {header.reason}")
+                return
+            # An answer to an earlier request that timed out: skip it.
 
     def request_from_storage(self, frames: list[Any]) -> None:
         """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
@@ -113,7 +183,8 @@ class ClientAgent(threading.Thread):
         if self.is_alive():
             self._forward([_STOP])
             self.join(10)
-        with self._tx_lock:
+        self.flush_deferred_uploads()  # the last releases, if storage takes them now
+        with self._tx_lock, self._upload_lock:
             self._stopped = True
             for socket in (self._outlet, self._tx_scheduler, self._tx_storage):
                 if socket is not None:
@@ -177,6 +248,7 @@ class ClientAgent(threading.Thread):
             self.loop.stop()
             return
         self._scheduler.send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0)))
+        self.flush_deferred_uploads()
 
     def _on_scheduler(self) -> None:
         for _ in range(2000):
@@ -241,7 +313,12 @@ class ClientAgent(threading.Thread):
         if future is None:
             return
         if header is not None and not header.found:
-            error = errors.ObjectStorageError(f"the result of task {result.task_id.hex()} was lost in object storage")
+            reason = f": {header.reason}" if header.reason else ""
+            object_hex = result.payload.data.hex() if result.payload is not None else ""
+            error = errors.ObjectLostError(
+                f"the result of task {result.task_id.hex()} (object {object_hex}) is gone from object storage at "
+                f"{self.object_storage_address}{reason}"
+            )
             future._finish(error=error)
             return
         # Inline: one frame, the payload. From object storage: [encoding, payload] (see scaler.serialization).

@@ -9,8 +9,9 @@ deletes an upload once no live object and no unfinished task can use it.
 
 from __future__ import annotations
 
+import itertools
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from scaler import errors
@@ -25,15 +26,23 @@ INLINE_ARG_LIMIT = 64 * 1024
 _CONTENT_ID_LIMIT = 1024 * 1024
 _SMALL_TYPES = frozenset({int, float, bool, type(None), complex})
 
-Upload = Callable[[list[Any]], None]
+Upload = Callable[[list[Any], int], None]  # (frames, request_id: non-zero to wait for storage's answer)
 Release = Callable[[list[bytes]], None]
 
 
 class PayloadEncoder:
-    def __init__(self, client_id: bytes, serializer: Serializer, upload: Upload, release: Release) -> None:
+    def __init__(
+        self,
+        client_id: bytes,
+        serializer: Serializer,
+        upload: Upload,
+        release: Release,
+        request_ids: Iterator[int] | None = None,
+    ) -> None:
         self._client_id = client_id
         self._serializer = serializer
         self._upload = upload
+        self._request_ids = request_ids or itertools.count(1)
         self._generation = b"0"
         self._uploaded: set[bytes] = set()  # functions and serializers: kept until clear()
         self._functions: dict[Any, bytes] = {}
@@ -123,8 +132,10 @@ class PayloadEncoder:
         frames = encode_object_frames(value, self._serializer)
         object_id = random_object_id(self._client_id)  # its own id: never one an argument's upload could release
         reference = ObjectReference((name or f"<{type(value).__name__}>").encode(), frames_size(frames), object_id)
+        # Confirmed by storage, so that a refusal (quota) is raised here; outside the lock, as it waits for storage
+        # (a fresh random id: nothing can release it before the reference exists).
+        self._put(object_id, frames, confirmed=True)
         with self.arguments.lock:
-            self._put(object_id, frames)
             self.references[object_id] = reference
             self.arguments.remember(reference, m.TaskArg(m.ArgKind.OBJECT, object_id))  # lives while it is held
         return reference
@@ -147,8 +158,9 @@ class PayloadEncoder:
             return content_object_id(self._client_id, content, self._generation + b"|" + use)
         return random_object_id(self._client_id)
 
-    def _put(self, object_id: bytes, frames: list[Any]) -> None:
-        self._upload([codec.encode_one(m.ObjectPut(object_id, 0)), *frames])
+    def _put(self, object_id: bytes, frames: list[Any], confirmed: bool = False) -> None:
+        request_id = next(self._request_ids) if confirmed else 0
+        self._upload([codec.encode_one(m.ObjectPut(object_id, request_id)), *frames], request_id)
 
 
 def _hashable(value: Any) -> bool:

@@ -66,7 +66,9 @@ class Client:
         self._agent = ClientAgent(
             self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
         )
-        self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload, self._release_objects)
+        self._encoder = PayloadEncoder(
+            self._identity, serializer, self._agent.upload, self._release_objects, self._agent.request_ids
+        )
         collect = self._encoder.arguments.collect
         self._agent.loop.after_each_wake(collect)  # right after the results that finished tasks came in
         self._agent.loop.call_every(heartbeat_interval_seconds, lambda: collect(sweep=True))

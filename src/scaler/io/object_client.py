@@ -12,10 +12,14 @@ from typing import Any
 
 import zmq
 
-from scaler.errors import ObjectStorageError
+from scaler.errors import ObjectLostError, ObjectStorageError
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+
+# Object storage answers a read of a missing object within its parked-read limit (60 s, see
+# scaler.object_storage.store); this deadline is for a storage that does not answer at all (dead, restarted, cut off).
+READ_DEADLINE_SECONDS = 90.0
 
 
 class ObjectStorageConnection:
@@ -29,19 +33,29 @@ class ObjectStorageConnection:
         self._socket.close(linger=0)
 
     def put(self, object_id: bytes, frames: Sequence[Any], wait: bool = False, timeout: float | None = None) -> None:
+        """Store an object; with ``wait``, until storage confirms it (ObjectStorageError with the reason if refused)."""
         request_id = next(self._request_ids) if wait else 0
         self._socket.send_multipart([codec.encode_one(m.ObjectPut(object_id, request_id)), *frames], copy=False)
         if wait:
-            self._await(request_id, timeout)
+            header, _ = self._await(request_id, timeout)
+            if isinstance(header, m.ObjectAck) and header.count == 0:
+                refused = f"object storage at {self.address} refused object {object_id.hex()}"
+                raise ObjectStorageError(f"{refused}: {header.reason}")
 
-    def get(self, object_id: bytes, delete_after: bool = False, timeout: float | None = None) -> list[zmq.Frame]:
-        """The object's frames; waits until it exists. Raises ObjectStorageError if it is deleted meanwhile."""
+    def get(
+        self, object_id: bytes, delete_after: bool = False, timeout: float | None = READ_DEADLINE_SECONDS
+    ) -> list[zmq.Frame]:
+        """The object's frames; waits (up to ``timeout``) until it exists. Raises ObjectLostError naming the object
+        if it never comes, is deleted meanwhile, or storage does not answer in time."""
         request_id = next(self._request_ids)
         self._socket.send(codec.encode_one(m.ObjectGet(object_id, request_id, delete_after)))
-        header, frames = self._await(request_id, timeout)
-        assert isinstance(header, m.ObjectData)
-        if not header.found:
-            raise ObjectStorageError(f"object {object_id.hex()} was deleted before it could be read")
+        try:
+            header, frames = self._await(request_id, timeout)
+        except ObjectStorageError as error:
+            raise ObjectLostError(f"object {object_id.hex()} could not be read: {error}") from None
+        if not isinstance(header, m.ObjectData) or not header.found:
+            why = getattr(header, "reason", "") or "it was deleted"
+            raise ObjectLostError(f"object {object_id.hex()} is not in object storage at {self.address}: {why}")
         return frames
 
     def delete(self, object_ids: Sequence[bytes], wait: bool = False, timeout: float | None = None) -> None:

@@ -8,11 +8,26 @@ from typing import Any
 import zmq
 
 from scaler.io.address import Address
+from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.protocol import codec
 
 logger = logging.getLogger("scaler.io")
 
 HIGH_WATER_MARK = 0  # unbounded: back-pressure is the scheduler's job (queue sizes), not the transport's
+_drop_log = RateLimitedLog(logger)
+
+
+class BindError(FatalError, OSError):
+    """An address could not be bound (in use, not local, no permission): the message names it, in one line."""
+
+
+def bind_socket(socket: zmq.Socket[Any], address: str) -> None:
+    """``socket.bind(address)``, closing the socket and raising ``BindError`` naming the address on failure."""
+    try:
+        socket.bind(address)
+    except zmq.ZMQError as error:
+        socket.close(linger=0)
+        raise BindError(f"cannot bind {address}: {error.strerror}") from None
 
 
 def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
@@ -27,19 +42,21 @@ def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
         socket.setsockopt(zmq.IDENTITY, identity)
 
 
-def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int = -1) -> zmq.Socket[Any]:
+def bind_router(
+    context: zmq.Context[Any], address: str, max_message_bytes: int = -1, inbound_high_water_mark: int = 0
+) -> zmq.Socket[Any]:
+    """A ROUTER bound at ``address``. ``inbound_high_water_mark`` > 0: messages queued per sender before zmq stops
+    reading that sender's connection, which pushes back on it (TCP flow control) instead of buffering without end."""
     Address.parse(address)
     socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
     _configure(socket, None)
+    if inbound_high_water_mark > 0:
+        socket.setsockopt(zmq.RCVHWM, inbound_high_water_mark)
     # A peer that sends an unroutable reply target must not make send() raise: drop it instead.
     socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
     if max_message_bytes > 0:
         socket.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
-    try:
-        socket.bind(address)
-    except zmq.ZMQError as error:
-        socket.close()
-        raise OSError(f"cannot bind {address}: {error}") from None
+    bind_socket(socket, address)
     return socket
 
 
@@ -63,5 +80,5 @@ def receive_messages(socket: zmq.Socket[Any], peer: str, limit: int = 2000) -> l
         try:
             messages.extend(codec.decode(frame))
         except codec.DecodeError as error:
-            logger.warning("dropping message from %s: %s", peer, error)
+            _drop_log.warning(f"dropping message from {peer}", str(error))
     return messages

@@ -1,8 +1,8 @@
 """The object storage server: a ROUTER socket around ``ObjectStore``.
 
 Wire format of one request: ``[peer identity, header, *payload frames]`` where ``header`` is a one-message
-batch (ObjectPut, ObjectGet, ObjectDelete, ObjectDeleteOwner, ObjectStats). Payload frames are received
-without copying (``copy=False``) and kept as they are, so a 1 GB object costs one buffer in this process
+batch (ObjectPut, ObjectGet, ObjectDelete, ObjectDeleteOwner, ObjectStats, ObjectOwnersAlive). Payload frames are
+received without copying (``copy=False``) and kept as they are, so a 1 GB object costs one buffer in this process
 and is sent back from that same buffer.
 """
 
@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from typing import Any
 
 import zmq
 
-from scaler.ids import short
+from scaler.ids import OWNER_PREFIX_BYTES, owner_prefix, short
+from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import EventLoop
-from scaler.io.sockets import bind_router
+from scaler.io.sockets import BindError, bind_router
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -26,14 +28,22 @@ logger = logging.getLogger("scaler.object_storage")
 _DRAIN_LIMIT = 1000
 
 
+_TICK_SECONDS = 1.0
+INBOUND_HIGH_WATER_MARK = 256  # messages queued per sender before zmq stops reading its connection (back-pressure)
+_STORAGE_SUFFIXES = (b"|tx|storage", b"|storage")  # a client's upload and read sockets (see scaler.client.agent)
+_drop_log = RateLimitedLog(logger)
+_refusal_log = RateLimitedLog(logger)
+
+
 class ObjectStorageServer:
-    def __init__(self, address: str, context: zmq.Context[Any] | None = None) -> None:
+    def __init__(self, address: str, context: zmq.Context[Any] | None = None, max_bytes_per_owner: int = 0) -> None:
         self.address = address
         self._context = context or zmq.Context.instance()
-        self._socket = bind_router(self._context, address)
-        self._store = ObjectStore()
+        self._socket = bind_router(self._context, address, inbound_high_water_mark=INBOUND_HIGH_WATER_MARK)
+        self._store = ObjectStore(max_bytes_per_owner)
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
+        self.loop.call_every(_TICK_SECONDS, self._on_tick)
 
     def run(self) -> None:
         logger.info("object storage server listening on %s (pid %d)", self.address, os.getpid())
@@ -51,30 +61,37 @@ class ObjectStorageServer:
                 return
             self._handle(frames)
 
+    def _on_tick(self) -> None:
+        self._deliver(self._store.tick(time.monotonic()))
+
     def _handle(self, frames: list[zmq.Frame]) -> None:
         peer = frames[0].bytes
         if len(frames) < 2:
-            logger.warning("dropping request without header from %s", short(peer))
+            _drop_log.warning(f"dropping request without header from {short(peer)}")
             return
         try:
             requests = codec.decode(frames[1].buffer)
         except codec.DecodeError as error:
-            logger.warning("dropping request from %s: %s", short(peer), error)
+            _drop_log.warning(f"dropping request from {short(peer)}", str(error))
             return
         if len(requests) != 1:
-            logger.warning("dropping request from %s: expected one header, got %d", short(peer), len(requests))
+            _drop_log.warning(f"dropping request from {short(peer)}", f"expected one header, got {len(requests)}")
             return
         self._dispatch(peer, requests[0], frames[2:])
 
     def _dispatch(self, peer: bytes, request: Any, payload: list[zmq.Frame]) -> None:
+        now = time.monotonic()
         if isinstance(request, m.ObjectPut):
             size = sum(len(frame) for frame in payload)
-            self._deliver(self._store.put(request.object_id, payload, size))
+            refusal, deliveries = self._store.put(request.object_id, payload, size, now, _owns(peer, request.object_id))
+            self._deliver(deliveries)
+            if refusal:
+                _refusal_log.warning(f"refused object {request.object_id.hex()} from {short(peer)}", refusal)
             if request.request_id:
-                self._reply(peer, m.ObjectAck(request.request_id, 1))
+                self._reply(peer, m.ObjectAck(request.request_id, 0 if refusal else 1, refusal))
         elif isinstance(request, m.ObjectGet):
             reader = Reader(peer, request.request_id, request.delete_after)
-            self._deliver(self._store.get(request.object_id, reader))
+            self._deliver(self._store.get(request.object_id, reader, now))
         elif isinstance(request, m.ObjectDelete):
             count, deliveries = self._store.delete(request.object_ids)
             self._deliver(deliveries)
@@ -85,31 +102,59 @@ class ObjectStorageServer:
             self._deliver(deliveries)
             if request.request_id:
                 self._reply(peer, m.ObjectAck(request.request_id, count))
+        elif isinstance(request, m.ObjectOwnersAlive) and peer.startswith(b"Scheduler|"):
+            self._store.list_owners(request.owner_prefixes, request.grace_seconds, now)
         elif isinstance(request, m.ObjectStats):
             store = self._store
             self._reply(
                 peer, m.ObjectStatsReply(request.request_id, len(store), store.total_bytes, store.waiting_requests)
             )
         else:
-            logger.warning("dropping unexpected %s from %s", type(request).__name__, short(peer))
+            _drop_log.warning(f"dropping unexpected {type(request).__name__} from {short(peer)}")
 
     def _deliver(self, deliveries: list[Delivery]) -> None:
         for delivery in deliveries:
             reader = delivery.reader
-            header = codec.encode_one(m.ObjectData(delivery.object_id, reader.request_id, delivery.blob is not None))
-            self._socket.send_multipart([reader.peer, header, *(delivery.blob or ())], copy=False)
+            found = delivery.blob is not None
+            data = m.ObjectData(delivery.object_id, reader.request_id, found, delivery.reason)
+            self._socket.send_multipart([reader.peer, codec.encode_one(data), *(delivery.blob or ())], copy=False)
 
     def _reply(self, peer: bytes, message: Any) -> None:
         self._socket.send_multipart([peer, codec.encode_one(message)])
 
 
-def serve(address: str) -> None:
-    """Run an object storage server in this process until SIGINT/SIGTERM."""
-    server = ObjectStorageServer(address)
+def _owns(peer: bytes, object_id: bytes) -> bool:
+    """Whether ``peer`` is the client that owns ``object_id`` (a client's storage sockets carry its id)."""
+    for suffix in _STORAGE_SUFFIXES:
+        if peer.endswith(suffix):
+            return owner_prefix(peer[: -len(suffix)]) == object_id[:OWNER_PREFIX_BYTES]
+    return False
+
+
+def serve(address: str, max_bytes_per_owner: int = 0, ready_fd: int | None = None) -> None:
+    """Run an object storage server in this process until SIGINT/SIGTERM.
+
+    With ``ready_fd``, report on that pipe whether it started: "ok", or the one-line reason it could not (the
+    scheduler that started it turns that into its own one-line error), then close it.
+    """
+    try:
+        server = ObjectStorageServer(address, max_bytes_per_owner=max_bytes_per_owner)
+    except BindError as error:
+        if ready_fd is None:
+            raise
+        _report_ready(ready_fd, str(error))
+        raise SystemExit(1) from None
+    if ready_fd is not None:
+        _report_ready(ready_fd, "ok")
     server.loop.stop_on_signals()
     server.run()
 
 
+def _report_ready(fd: int, text: str) -> None:
+    with os.fdopen(fd, "w") as pipe:
+        pipe.write(text)
+
+
 def run_object_storage_server(config: Any) -> None:
     """Entry point of ``scaler_object_storage_server`` (``config``: ``scaler.config.ObjectStorageServerConfig``)."""
-    serve(str(config.object_storage_address))
+    serve(str(config.object_storage_address), config.max_bytes_per_owner)

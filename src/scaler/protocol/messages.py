@@ -13,6 +13,7 @@ Conversations (who sends what to whom):
     processor -> agent       ProcessorReady, TaskResult, TaskLog
     anyone    -> storage     ObjectPut (+ payload frames), ObjectGet, ObjectDelete, ObjectDeleteOwner
     storage   -> anyone      ObjectData (+ payload frames), ObjectAck
+    scheduler -> storage     ObjectOwnersAlive
 
 A zmq frame carries a msgpack *list* of these (a batch), so that a burst of tasks or results costs one
 send and one decode. Each struct is encoded as a msgpack array whose first element is its integer tag:
@@ -306,11 +307,13 @@ class ObjectData(_Message, frozen=True, tag=54):
     object_id: bytes
     request_id: int
     found: bool
+    reason: str = ""  # why it was not found: deleted, never uploaded in time, refused (quota), owner gone
 
 
 class ObjectAck(_Message, frozen=True, tag=55):
     request_id: int
-    count: int
+    count: int  # objects stored or deleted; 0 for a refused put, with the reason
+    reason: str = ""
 
 
 class ObjectStats(_Message, frozen=True, tag=56):
@@ -322,6 +325,14 @@ class ObjectStatsReply(_Message, frozen=True, tag=57):
     objects: int
     bytes: int
     waiting_requests: int
+
+
+class ObjectOwnersAlive(_Message, frozen=True, tag=58):
+    """The owners (prefixes of clients' ids) a scheduler knows, sent every second: object storage reclaims the
+    objects of an owner left off these lists for ``grace_seconds`` (see scaler.object_storage.store)."""
+
+    owner_prefixes: tuple[bytes, ...]
+    grace_seconds: float
 
 
 Message = (
@@ -357,4 +368,5 @@ Message = (
     | ObjectAck
     | ObjectStats
     | ObjectStatsReply
+    | ObjectOwnersAlive
 )

@@ -4,12 +4,24 @@ Sockets: a ROUTER bound at the scheduler address (clients, workers and managers 
 DEALER to the object storage server (to free the objects of departed clients), and a PUB at the monitor
 address. When no object storage address is configured, an object storage server is started as a child
 process at the scheduler's port + 1 and stopped with the scheduler.
+
+If that child cannot start (its port is taken), the scheduler does not start either: it exits with one line.
+If it dies later, the scheduler exits too, with one line (``StorageDiedError``). Restarting it was the other
+choice, but every object it held (functions that clients upload once and then only name, ``send_object``
+references, arguments of queued tasks) would be gone while clients still hold their ids, so every later task
+of every connected client would fail one by one; stopping makes the failure whole and visible (clients get
+SchedulerUnavailableError) and leaves restarting the pair to whatever supervises the scheduler.
+
+Every second the scheduler tells object storage which owners (clients) it knows (``ObjectOwnersAlive``), so
+that storage can reclaim the objects of owners that are gone even when a deletion was never sent.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import select
+import signal
 import subprocess
 import sys
 import time
@@ -18,12 +30,14 @@ from typing import Any
 
 import zmq
 
-from scaler.ids import short
+from scaler.ids import owner_prefix, short
 from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
+from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import bind_router, connect_dealer
+from scaler.io.sockets import BindError, bind_router, bind_socket, connect_dealer
 from scaler.protocol import codec
+from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 
@@ -33,6 +47,13 @@ TICK_SECONDS = 0.1
 SEND_ONLY_SUFFIX = b"|tx"  # see scaler.client.agent
 _DRAIN_LIMIT = 2000
 MAX_CONTROL_MESSAGE_BYTES = 1 << 30
+OWNER_LIST_SECONDS = 1.0
+STORAGE_START_SECONDS = 60.0  # a Python start on a loaded machine can take many seconds; this means "broken"
+_drop_log = RateLimitedLog(logger)
+
+
+class StorageDiedError(FatalError):
+    """The object storage server this scheduler started exited: the scheduler stops (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +66,7 @@ class SchedulerOptions:
     policy_engine_type: str = "simple"
     policy_content: str = "allocate=even_load; scaling=no"
     event_loop: str = "builtin"
+    object_storage_max_bytes_per_owner: int = 0  # for the object storage server the scheduler starts
 
 
 class SchedulerServer:
@@ -55,8 +77,16 @@ class SchedulerServer:
         self.monitor_address = options.monitor_address or str(address.with_port_offset(2))
         self._storage_process: subprocess.Popen[bytes] | None = None
         if options.object_storage_address is None:
-            self._storage_process = start_object_storage_process(self.object_storage_address)
+            quota = options.object_storage_max_bytes_per_owner
+            self._storage_process = start_object_storage_process(self.object_storage_address, quota)
+        try:
+            self._setup(options)
+        except BaseException:
+            if self._storage_process is not None:
+                stop_process(self._storage_process)
+            raise
 
+    def _setup(self, options: SchedulerOptions) -> None:
         advertised = options.advertised_object_storage_address or self.object_storage_address
         settings = options.settings or SchedulerSettings(object_storage_address=advertised)
         if settings.object_storage_address != advertised:
@@ -69,12 +99,17 @@ class SchedulerServer:
         self._storage = connect_dealer(self._context, self.object_storage_address, identity)
         self._monitor = self._context.socket(zmq.PUB)
         self._monitor.setsockopt(zmq.LINGER, 0)
-        self._monitor.bind(self.monitor_address)
+        bind_socket(self._monitor, self.monitor_address)
+        self._owner_prefixes: dict[bytes, bytes] = {}  # client id -> its owner prefix, computed once
+        self._listed_clients = 0
+        self.failure: StorageDiedError | None = None
 
+        self._closed = False
         self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._router, self._on_router)
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
+        self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
         self._status = StatusReporter(self.core, self.address)
         self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
@@ -94,6 +129,9 @@ class SchedulerServer:
             self.close()
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         for socket in (self._router, self._storage, self._monitor):
             socket.close(linger=0)
         self._context.term()
@@ -113,12 +151,12 @@ class SchedulerServer:
             if peer.endswith(SEND_ONLY_SUFFIX):  # a client's send-only socket speaks for the client itself
                 peer = peer[: -len(SEND_ONLY_SUFFIX)]
             if len(frames) != 2:
-                logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
+                _drop_log.warning(f"dropping {len(frames)}-frame message from {short(peer)}")
                 continue
             try:
                 messages = codec.decode(frames[1])
             except codec.DecodeError as error:
-                logger.warning("dropping message from %s: %s", short(peer), error)
+                _drop_log.warning(f"dropping message from {short(peer)}", str(error))
                 continue
             for message in messages:
                 core.handle(peer, message, now)
@@ -132,12 +170,41 @@ class SchedulerServer:
 
     def _on_tick(self) -> None:
         self.core.tick(time.monotonic())
+        process = self._storage_process
+        if process is not None and process.poll() is not None and self.failure is None:
+            self.failure = StorageDiedError(
+                f"the object storage server at {self.object_storage_address} (pid {process.pid}) exited with "
+                f"{_exit_status(process.returncode)}; stopping the scheduler, as the objects it held are lost"
+            )
+            logger.error("%s", self.failure)
+            self.loop.stop()
+
+    def _list_owners(self) -> None:
+        clients = self.core.clients
+        self._listed_clients = len(clients)
+        cache = self._owner_prefixes
+        if len(cache) > 2 * len(clients) + 1000:  # departed clients: drop their cached prefixes now and then
+            self._owner_prefixes = cache = {c: p for c, p in cache.items() if c in clients}
+        prefixes = []
+        for client_id in clients:
+            prefix = cache.get(client_id)
+            if prefix is None:
+                prefix = cache[client_id] = owner_prefix(client_id)
+            prefixes.append(prefix)
+        # A dropped client's objects are kept (by the scheduler) for object_retention_seconds: storage must not
+        # reclaim them sooner. The margin covers a listing lost or late.
+        grace = self.core.settings.object_retention_seconds + 30.0
+        self._storage.send(codec.encode_one(m.ObjectOwnersAlive(tuple(prefixes), grace)))
 
     def _publish_status(self) -> None:
         # PUB never blocks: with no subscriber, or a slow one, the status is simply dropped.
         self._monitor.send(self._status.encode(time.monotonic(), time.time()), zmq.NOBLOCK)
 
     def _flush(self) -> None:
+        if len(self.core.clients) != self._listed_clients:
+            # A client joined (or left): list it before its echo goes out, so that storage knows it before any of
+            # its objects arrive (a put of an unlisted owner only gets a small shared budget).
+            self._list_owners()
         outbox = self.core.flush()
         send = self._router.send_multipart
         for peer, messages in outbox.to_peers.items():
@@ -148,11 +215,35 @@ class SchedulerServer:
             self.loop.stop()
 
 
-def start_object_storage_process(address: str) -> subprocess.Popen[bytes]:
+def start_object_storage_process(address: str, max_bytes_per_owner: int = 0) -> subprocess.Popen[bytes]:
+    """Start an object storage server and wait until it is listening; ``BindError`` (one line) if it cannot."""
     logger.info("starting object storage server at %s", address)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # the scheduler's own logging level
-    command = [sys.executable, "-m", "scaler.object_storage", address, level]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment())
+    command = [sys.executable, "-m", "scaler.object_storage", address, level, str(max_bytes_per_owner)]
+    ready_read, ready_write = os.pipe()
+    environment = {**child_environment(), "SCALER_READY_FD": str(ready_write)}
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, pass_fds=(ready_write,))
+    finally:
+        os.close(ready_write)
+    with os.fdopen(ready_read) as ready:
+        # The child writes "ok" once bound, or the reason it could not bind; EOF alone means it died first.
+        readable = select.select([ready], [], [], STORAGE_START_SECONDS)[0]
+        report = ready.read() if readable else ""
+    if report == "ok":
+        return process
+    stop_process(process)
+    if report:
+        raise BindError(f"object storage server: {report}")
+    if not readable:
+        raise BindError(f"object storage server at {address} did not start in {STORAGE_START_SECONDS:g}s")
+    raise BindError(f"object storage server at {address} exited with {_exit_status(process.returncode)} at start")
+
+
+def _exit_status(code: int | None) -> str:
+    if code is not None and code < 0:
+        return f"signal {signal.Signals(-code).name}"
+    return f"code {code}"
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
@@ -181,6 +272,8 @@ def serve(options: SchedulerOptions) -> None:
     server = SchedulerServer(options)
     server.loop.stop_on_signals()
     server.run()
+    if server.failure is not None:
+        raise server.failure
 
 
 def run_scheduler(config: Any) -> None:
@@ -206,5 +299,6 @@ def run_scheduler(config: Any) -> None:
         policy_engine_type=config.policy_engine_type,
         policy_content=config.policy_content,
         event_loop=config.event_loop,
+        object_storage_max_bytes_per_owner=config.object_storage_max_bytes_per_owner,
     )
     serve(options)

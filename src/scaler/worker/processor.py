@@ -22,11 +22,11 @@ from typing import Any
 
 import zmq
 
-from scaler.errors import ObjectStorageError
+from scaler.errors import ObjectLostError, ObjectStorageError
 from scaler.ids import owner_prefix, random_object_id
 from scaler.io.lifetime import exit_with_parent
 from scaler.io.logs import basic_logging
-from scaler.io.object_client import ObjectStorageConnection
+from scaler.io.object_client import READ_DEADLINE_SECONDS, ObjectStorageConnection
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -100,9 +100,9 @@ class Processor:
         status = m.ResultStatus.SUCCESS
         try:
             serializer = self._serializer(task)
-            function = self._load(task.function_id, serializer)
-            args = [self._argument(arg, serializer) for arg in task.args]
-            kwargs = {name: self._argument(arg, serializer) for name, arg in task.kwargs.items()}
+            function = self._load(task.function_id, serializer, "function")
+            args = [self._argument(arg, serializer, f"argument {i}") for i, arg in enumerate(task.args)]
+            kwargs = {name: self._argument(arg, serializer, f"argument {name!r}") for name, arg in task.kwargs.items()}
             with capture_output(self._result_fd, task):
                 value = function(*args, **kwargs)
             payload = serializer.serialize(value)
@@ -113,15 +113,16 @@ class Processor:
             Processor._current = None
             self.current_task = None
             set_task_context(None)
-        if task.result_object_id and status is m.ResultStatus.SUCCESS:
-            storage.put(task.result_object_id, [SERIALIZED, payload])  # a graph node: its dependents read it there
-            result_arg = m.TaskArg(m.ArgKind.OBJECT, task.result_object_id)
-        elif len(payload) <= INLINE_RESULT_LIMIT:
-            result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
-        else:
-            object_id = random_object_id(task.client_id)
-            storage.put(object_id, [SERIALIZED, payload])
-            result_arg = m.TaskArg(m.ArgKind.OBJECT, object_id)
+        result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
+        if (task.result_object_id and status is m.ResultStatus.SUCCESS) or len(payload) > INLINE_RESULT_LIMIT:
+            # A graph node's result (its dependents read it there) or a large one. Confirmed before the result is
+            # reported, so that nobody is told of an object that is not there yet, or that storage refused.
+            object_id = task.result_object_id or random_object_id(task.client_id)
+            try:
+                storage.put(object_id, [SERIALIZED, payload], wait=True, timeout=READ_DEADLINE_SECONDS)
+                result_arg = m.TaskArg(m.ArgKind.OBJECT, object_id)
+            except ObjectStorageError as error:
+                status, result_arg = m.ResultStatus.FAILED, m.TaskArg(m.ArgKind.INLINE, dump_exception(error))
         profile = None
         if profiling:
             profile = m.Profile(time.perf_counter() - started, time.process_time() - cpu_started, _peak_rss())
@@ -132,26 +133,31 @@ class Processor:
             return DEFAULT_SERIALIZER
         serializer = self._cache.get(task.serializer_id)
         if serializer is None:
-            serializer = decode_object_frames(self._fetch(task.serializer_id), DEFAULT_SERIALIZER)
+            serializer = decode_object_frames(self._fetch(task.serializer_id, "serializer"), DEFAULT_SERIALIZER)
             self._cache[task.serializer_id] = serializer
         return serializer  # type: ignore[no-any-return]
 
-    def _load(self, object_id: bytes, serializer: Serializer) -> Any:
+    def _load(self, object_id: bytes, serializer: Serializer, what: str) -> Any:
         try:
             return self._cache[object_id]
         except KeyError:
-            value = decode_object_frames(self._fetch(object_id), serializer)
+            value = decode_object_frames(self._fetch(object_id, what), serializer)
             self._cache[object_id] = value
             return value
 
-    def _argument(self, arg: m.TaskArg, serializer: Serializer) -> Any:
+    def _argument(self, arg: m.TaskArg, serializer: Serializer, what: str) -> Any:
         if arg.kind is m.ArgKind.INLINE:
             return serializer.deserialize(arg.data)
-        return self._load(arg.data, serializer)
+        return self._load(arg.data, serializer, what)
 
-    def _fetch(self, object_id: bytes) -> list[memoryview]:
+    def _fetch(self, object_id: bytes, what: str) -> list[memoryview]:
+        """The frames of an object the task needs; ObjectLostError naming it (and what it is) if it is not there
+        within the read deadline: the task fails, and this processor moves on to the next one."""
         assert self._storage is not None
-        frames = self._storage.get(object_id)
+        try:
+            frames = self._storage.get(object_id, timeout=READ_DEADLINE_SECONDS)
+        except ObjectLostError as error:
+            raise ObjectLostError(f"the task's {what}: {error}") from None
         if len(frames) < 2:
             raise ObjectStorageError(f"object {object_id.hex()} is malformed ({len(frames)} frames)")
         return [frame.buffer for frame in frames]

@@ -21,7 +21,7 @@ class Uploads:
     def __init__(self) -> None:
         self.frames: list[list[Any]] = []
 
-    def __call__(self, frames: list[Any]) -> None:
+    def __call__(self, frames: list[Any], request_id: int = 0) -> None:
         # Copies, as a socket that has sent them holds nothing: the objects stay the caller's alone.
         self.frames.append([bytes(memoryview(frame)) for frame in frames])
 

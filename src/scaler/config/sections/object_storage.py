@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
+from scaler.config.checks import at_least
 from scaler.config.options import option
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.io.address import Address
@@ -22,4 +23,10 @@ class ObjectStorageServerConfig(LoggingConfig):
 
     object_storage_address: Address = option(
         positional=True, aliases=("bind_address",), help="address to bind, tcp://HOST:PORT or ipc://PATH"
+    )
+    max_bytes_per_owner: int = option(
+        0,
+        short="-mbo",
+        check=at_least(0),
+        help="most bytes one client's objects may take; a put beyond it is refused with an error (0: no limit)",
     )

@@ -44,6 +44,13 @@ class SchedulerConfig(LoggingConfig):
         help="object storage address told to clients and workers (for NAT or public IPs); "
         "by default the object storage address itself",
     )
+    object_storage_max_bytes_per_owner: int = option(
+        0,
+        short="-osmbo",
+        check=at_least(0),
+        help="for the object storage this scheduler starts: most bytes one client's objects may take; "
+        "a put beyond it is refused with an error (0: no limit)",
+    )
     monitor_address: Address | None = option(
         None, short="-ma", help="address to publish monitoring snapshots on; by default the scheduler's port + 2"
     )
