@@ -9,17 +9,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.cli.helpers import command, free_port_block, wait_for_port
 from tests.conftest import wait_for_workers, wait_until
 
 from scaler import Client, SchedulerClusterCombo
-from scaler.errors import ProcessorDiedError
+from scaler.errors import ProcessorDiedError, WorkerDiedError
 
 
 def note_pids_then_sleep(path: str, seconds: float) -> int:
-    """Record (agent pid, processor pid) of this attempt, then work for a while; returns the agent's pid."""
+    """Record (agent pid, processor pid) of this attempt; the first attempt then works long enough to be killed
+    (the test kills it), later ones return at once. Returns the agent's pid."""
+    first = not os.path.exists(path)
     with open(path, "a") as file:
         file.write(f"{os.getppid()} {os.getpid()}\n")
-    time.sleep(seconds)
+    time.sleep(seconds if first else 0)
     return os.getppid()
 
 
@@ -51,7 +54,7 @@ def test_an_innocent_task_whose_processor_is_killed_from_outside_runs_again_else
     # The first SIGKILL used to fail the task (and with it a whole map) with ProcessorDiedError.
     record = tmp_path / "attempts"
     with Client(address=two_workers.get_address()) as client:
-        future = client.submit(note_pids_then_sleep, str(record), 2.0)
+        future = client.submit(note_pids_then_sleep, str(record), 300)
         wait_until(lambda: len(attempts(record)) == 1, timeout=60)
         first_agent, first_processor = attempts(record)[0]
         os.kill(first_processor, signal.SIGKILL)  # an operator, or the OOM killer
@@ -78,3 +81,22 @@ def test_small_tasks_queued_behind_a_long_one_move_to_the_idle_worker(two_worker
         assert not long.done()  # they did not wait for it
         long.cancel()
         wait_until(long.done, timeout=60)
+
+
+def kill_own_worker() -> None:
+    os.kill(os.getppid(), signal.SIGKILL)  # the processor's parent is its worker agent
+
+
+def test_a_task_that_kills_every_worker_it_lands_on_fails_after_the_retry_cap() -> None:
+    # The worker agent says TaskStarted before the task can run, so even a task that kills its agent at once
+    # is charged with the death: it must not be re-queued as "only queued there" forever.
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--policy-content", "allocate=even_load; scaling=vanilla"):
+        wait_for_port(port)
+        with command("scaler_worker_manager", "baremetal_native", address, "--max-task-concurrency", "2",
+                     "--heartbeat-interval-seconds", "0.5", "--logging-level", "WARNING"):  # fmt: skip
+            with Client(address=address) as client:
+                with pytest.raises(WorkerDiedError, match=r"died while running the task.*ran 4 times"):
+                    client.submit(kill_own_worker).result(timeout=180)
+                assert client.submit(abs, -4).result(timeout=120) == 4  # the manager replaced its workers
