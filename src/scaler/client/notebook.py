@@ -1,0 +1,61 @@
+"""How a ``Client`` or a ``SchedulerClusterCombo`` shows itself in a Jupyter notebook (``_repr_html_``).
+
+The cluster's state comes from the scheduler's monitor stream (the same snapshot ``scaler_top`` draws), read
+once with a short timeout: a repr must never hang a notebook, so when nothing publishes there the table says
+the state is unknown and why, rather than waiting.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+from scaler.protocol.status import SchedulerStatus
+
+STATUS_TIMEOUT_SECONDS = 1.5  # a scheduler publishes once a second by default
+
+
+def latest_status(monitor_address: str, timeout: float = STATUS_TIMEOUT_SECONDS) -> SchedulerStatus | None:
+    """One status published at ``monitor_address``, or None when none arrives within ``timeout`` seconds."""
+    from scaler.monitor.subscriber import StatusSubscriber  # zmq is loaded anyway; the monitor module is not
+
+    try:
+        with StatusSubscriber(monitor_address) as subscriber:
+            return subscriber.receive(timeout)
+    except Exception:  # a bad address or a closed context: the repr says "unknown" instead of failing
+        return None
+
+
+def cluster_html(
+    title: str, rows: Sequence[tuple[str, str]], monitor_address: str, status: SchedulerStatus | None
+) -> str:
+    """An HTML table: ``rows`` (label, text), then the workers and tasks from ``status``, then a monitoring hint."""
+    cells = list(rows)
+    if status is None:
+        cells.append(("workers", f"unknown (no status from {monitor_address} within {STATUS_TIMEOUT_SECONDS:g} s)"))
+    else:
+        slots = sum(worker.queue_size for worker in status.workers)
+        cells.append(("workers", f"{len(status.workers)} ({slots} task slots)"))
+        live = ", ".join(f"{state} {count}" for state, count in sorted(status.tasks_by_state.items()) if count)
+        cells.append(("tasks", live or "none running or queued"))
+        finished = ", ".join(f"{outcome} {count}" for outcome, count in sorted(status.finished.items()) if count)
+        cells.append(("finished", finished or "none yet"))
+        cells.append(("clients", str(len(status.clients))))
+    cells.append(
+        (
+            "monitor",
+            f"<code>scaler_top {monitor_address}</code> in a terminal, or "
+            f"<code>scaler_gui {monitor_address} --gui-address 127.0.0.1:50001</code> and open "
+            '<a href="http://127.0.0.1:50001/" target="_blank">http://127.0.0.1:50001/</a>',
+        )
+    )
+    body = "".join(
+        f'<tr><th style="text-align: left">{html.escape(label)}</th><td style="text-align: left">{_cell(label, text)}'
+        "</td></tr>"
+        for label, text in cells
+    )
+    return f'<div class="scaler-repr"><strong>{html.escape(title)}</strong><table>{body}</table></div>'
+
+
+def _cell(label: str, text: str) -> str:
+    return text if label == "monitor" else html.escape(text)  # the hint is our own markup; the rest is data
