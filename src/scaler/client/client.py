@@ -125,6 +125,7 @@ class Client:
         return self._address
 
     def __enter__(self) -> Client:
+        """The client itself; it disconnects when the block ends."""
         return self
 
     def _repr_html_(self) -> str:

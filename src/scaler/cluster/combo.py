@@ -188,6 +188,7 @@ class SchedulerClusterCombo:
         return cluster_html("Scaler SchedulerClusterCombo", rows, self._monitor_address, status)
 
     def __enter__(self) -> SchedulerClusterCombo:
+        """The cluster itself; it shuts down when the block ends."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
