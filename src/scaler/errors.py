@@ -1,4 +1,4 @@
-"""The exceptions users see, in one tree.
+"""The exceptions users see, in one tree::
 
     ScalerError
     ├── TaskError                        a task did not produce a result
