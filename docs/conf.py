@@ -18,7 +18,7 @@ from scaler.version import __version__  # noqa: E402
 
 project = "Scaler"
 author = "the Scaler authors"
-copyright = "the Scaler authors"  # noqa: A001
+copyright = "the Scaler authors"
 version = release = __version__
 
 extensions = [

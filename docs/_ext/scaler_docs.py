@@ -22,8 +22,8 @@ from sphinx.util.docutils import SphinxDirective
 
 import scaler
 from scaler.config import add_config_arguments, field_specs, parser_settings
-from scaler.config.parser import _shown_default  # the defaults exactly as --help shows them
 from scaler.config.options import FieldSpec
+from scaler.config.parser import _shown_default  # the defaults exactly as --help shows them
 
 _SINGLE_SECTION_COMMANDS = {
     "scaler_scheduler": "scaler.config:SchedulerConfig",
@@ -133,8 +133,9 @@ class ScalerCommand(SphinxDirective):
         toml += nodes.Text(" (read with --config FILE; command line > environment > TOML > defaults).")
         result.append(toml)
         rows: list[list[nodes.Node]] = []
-        specs = field_specs(config_class)  # in --help's order: the positional, then the command's own options first
-        for spec in sorted(specs, key=lambda spec: (not spec.option.positional, config_class.__mro__.index(spec.owner))):
+        mro = config_class.__mro__  # --help's order: the positional, then the command's own options first
+        specs = sorted(field_specs(config_class), key=lambda spec: (not spec.option.positional, mro.index(spec.owner)))
+        for spec in specs:
             flags = [spec.name] if spec.option.positional else list(spec.flags)
             help_text = spec.option.help
             if spec.kind.choices is not None:
