@@ -66,6 +66,7 @@ DEFAULT_SERIALIZER = DefaultSerializer()
 
 def dump_exception(error: BaseException) -> bytes:
     """Pickle an exception with its traceback; fall back to a description when it cannot be pickled."""
+    _drop_worker_frames(error)
     try:
         payload: bytes = cloudpickle.dumps(error, protocol=5)
         return payload
@@ -73,6 +74,24 @@ def dump_exception(error: BaseException) -> bytes:
         text = f"{type(error).__qualname__}: {error} (the original exception could not be pickled: {pickling_error})"
         fallback: bytes = cloudpickle.dumps(UnpicklableTaskError(text), protocol=5)
         return fallback
+
+
+def _drop_worker_frames(error: BaseException) -> None:
+    """Start the traceback at the user's code: the processor's own frames above it are noise to the user.
+
+    Only when user code follows them: an error raised inside Scaler itself keeps every frame.
+    """
+    traceback = error.__traceback__
+    first_user_frame = traceback
+    while first_user_frame is not None and _is_worker_frame(first_user_frame):
+        first_user_frame = first_user_frame.tb_next
+    if first_user_frame is not None and first_user_frame is not traceback:
+        error.__traceback__ = first_user_frame
+
+
+def _is_worker_frame(traceback: TracebackType) -> bool:
+    module = traceback.tb_frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and module.startswith("scaler.worker.")
 
 
 def load_exception(payload: Payload) -> BaseException:

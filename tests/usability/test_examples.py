@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -114,3 +115,25 @@ def test_terminal_tests_skip_with_a_reason_without_tmux(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tmux is not installed: run scripts/install-system-deps" in result.stdout
     assert " passed" not in result.stdout and "skipped" in result.stdout
+
+
+def _docs_python_snippets() -> list[tuple[str, str]]:
+    snippets = []
+    for page in ("index.rst", "quickstart.rst"):
+        text = (ROOT / "docs" / page).read_text()
+        for block in re.findall(r"\.\. code-block:: python\n\n((?:   .*\n|\n)+)", text):
+            snippets.append((page, textwrap.dedent(block)))
+    return snippets
+
+
+@pytest.mark.parametrize(("page", "snippet"), _docs_python_snippets())
+def test_docs_python_snippet_runs(page: str, snippet: str, tmp_path: Path) -> None:
+    script = tmp_path / "docs_snippet.py"
+    script.write_text(snippet)
+    result = _run(sys.executable, str(script))
+    assert result.returncode == 0, f"{page} snippet failed:\n{snippet}\n{result.stdout}\n{result.stderr}"
+    printed = iter(result.stdout.splitlines())
+    for line in snippet.splitlines():
+        if line.strip().startswith("print(") and "#" in line:
+            shown = next(printed)
+            assert shown in line.split("#", 1)[1], f"{page} says {line.split('#', 1)[1].strip()!r}, printed {shown!r}"

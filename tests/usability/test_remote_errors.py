@@ -69,6 +69,7 @@ def test_main_function_traceback_shows_the_clients_file_and_source_line(script_o
     assert f'File "{script}", line {line}, in boom' in trace
     assert 'raise ValueError("bad " + str(y))' in trace
     assert "<dynamic-code>" not in trace
+    assert "scaler/worker/processor.py" not in trace  # the worker's own frames are not the user's concern
     assert trace.strip().endswith("ValueError: bad 2")
 
 
