@@ -53,7 +53,7 @@ class Client:
         serializer: a ``scaler.Serializer`` for functions, arguments and results instead of cloudpickle; it
             must be importable on the workers too.
         stream_output: show what tasks print (stdout and stderr) on this process's stdout and stderr, line
-            by line, each line labelled with the function name and a short task id.
+            by line, each line labelled with its task (``[task 3fa1-42]``: client prefix, task number).
         object_storage_address: the object storage server to use; by default the one the scheduler names
             (set it when the scheduler's answer is not reachable from here, e.g. behind NAT).
 
@@ -75,6 +75,7 @@ class Client:
         stream_output: bool = False,
         object_storage_address: str | None = None,
     ) -> None:
+        """Connect to the scheduler at ``address`` and wait for its first answer (parameters: see the class)."""
         context = current_task_context()
         if address is None:
             if context is None:

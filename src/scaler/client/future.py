@@ -37,6 +37,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
     """
 
     def __init__(self, task_id: bytes, request_cancel: Callable[[ScalerFuture], None]) -> None:
+        """Made by the client for each task it sends; ``request_cancel`` asks the scheduler to cancel it."""
         super().__init__()
         self._task_id = task_id
         self._request_cancel = request_cancel

@@ -89,6 +89,7 @@ class SchedulerClusterCombo:
         logging_paths: tuple[str, ...] = ("/dev/stdout",),
         logging_config_file: str | None = None,
     ) -> None:
+        """Start object storage, the scheduler and the workers, without waiting (parameters: see the class)."""
         if address is None:
             address = f"tcp://127.0.0.1:{free_tcp_port()}"
         scheduler = Address.parse(address)
