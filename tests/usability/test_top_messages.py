@@ -48,3 +48,13 @@ def test_top_pointed_at_nothing_keeps_its_message() -> None:
     assert result.stderr.strip() == (
         f"scaler_top: no status received from {address} within 1 s: is a scheduler publishing there?"
     )
+
+
+def test_top_pointed_at_another_service_says_it_does_not_publish(cluster: SchedulerClusterCombo) -> None:
+    result = _top(cluster.object_storage_address)  # a ZeroMQ socket of another kind, with no monitor at +2
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"scaler_top: no status received from {cluster.object_storage_address} within 1 s: something listens there "
+        "but does not publish statuses (a scheduler's or object storage's port?); a scheduler's monitor is at its "
+        "port + 2 unless --monitor-address says otherwise"
+    )
