@@ -31,6 +31,7 @@ html_title = f"Scaler {__version__}"
 html_static_path: list[str] = []
 exclude_patterns = ["_build", "README.md"]
 
+smartquotes = False  # flags must read as typed: "--config", not an en dash
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
 autodoc_preserve_defaults = True  # show ``n_workers=max(1, cpu_count - 1)`` as written, not this machine's value

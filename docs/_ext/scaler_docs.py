@@ -1,7 +1,7 @@
 """Sphinx extension: the command reference, generated from the config option specs at build time.
 
 ``.. scaler-command:: scaler_scheduler`` (or ``scaler_worker_manager aws_hpc``) renders the command's usage line
-(from the same argparse parser the command builds), what its TOML section is called, and one table row per option:
+(from the same argparse parser the command builds), what its TOML section is called, and one entry per option:
 flags, TOML keys, default, environment variable and help, all read from ``scaler.config.field_specs``. A flag
 added to a config class appears in the documentation on the next build; nothing is written by hand.
 
@@ -51,7 +51,7 @@ def _config_class(command: str, adapter: str | None) -> type:
 
 
 def _usage(prog: str, config_class: type) -> str:
-    os.environ["COLUMNS"] = "100"  # argparse wraps the usage line at the terminal width: make it the same everywhere
+    os.environ["COLUMNS"] = "80"  # argparse wraps the usage line at the terminal width: make it the same everywhere
     parser = argparse.ArgumentParser(**parser_settings(config_class, prog=prog))
     add_config_arguments(parser, config_class)
     return parser.format_usage().strip()
@@ -79,29 +79,25 @@ def _literals(items: list[str]) -> nodes.paragraph:
     return paragraph
 
 
-def _table(rows: list[list[nodes.Node]], headers: list[str], widths: list[int]) -> nodes.table:
-    table = nodes.table(classes=["scaler-options"])
-    group = nodes.tgroup(cols=len(headers))
-    table += group
-    for width in widths:
-        group += nodes.colspec(colwidth=width)
-    head = nodes.thead()
-    group += head
-    head += _row([_paragraph(header) for header in headers])
-    body = nodes.tbody()
-    group += body
-    for cells in rows:
-        body += _row(cells)
-    return table
-
-
-def _row(cells: list[nodes.Node]) -> nodes.row:
-    row = nodes.row()
-    for cell in cells:
-        entry = nodes.entry()
-        entry += cell
-        row += entry
-    return row
+def _option_item(flags: list[str], toml_keys: list[str], default: str, help_text: str) -> nodes.definition_list_item:
+    """One option: its flags as the term; its help, then its TOML keys and default, as the definition."""
+    item = nodes.definition_list_item()
+    term = nodes.term()
+    for index, flag in enumerate(flags):
+        if index:
+            term += nodes.Text(", ")
+        term += nodes.literal(text=flag)
+    item += term
+    definition = nodes.definition()
+    definition += _paragraph(help_text)
+    details = nodes.paragraph()
+    details += nodes.Text("TOML key: ")
+    details += _literals(toml_keys).children
+    details += nodes.Text(" · default: ")
+    details += nodes.literal(text=default)
+    definition += details
+    item += definition
+    return item
 
 
 class ScalerCommand(SphinxDirective):
@@ -132,7 +128,7 @@ class ScalerCommand(SphinxDirective):
             toml += nodes.Text(" section")
         toml += nodes.Text(" (read with --config FILE; command line > environment > TOML > defaults).")
         result.append(toml)
-        rows: list[list[nodes.Node]] = []
+        options = nodes.definition_list(classes=["scaler-options"])
         mro = config_class.__mro__  # --help's order: the positional, then the command's own options first
         specs = sorted(field_specs(config_class), key=lambda spec: (not spec.option.positional, mro.index(spec.owner)))
         for spec in specs:
@@ -144,9 +140,8 @@ class ScalerCommand(SphinxDirective):
                 help_text += f" (environment: {spec.option.env})"
             if spec.option.positional:
                 help_text += " (positional argument)"
-            default = _paragraph(_default(spec), literal=True)
-            rows.append([_literals(flags), _literals(list(spec.toml_keys)), default, _paragraph(help_text)])
-        result.append(_table(rows, ["Flags", "TOML key", "Default", "Description"], [22, 22, 14, 42]))
+            options += _option_item(flags, list(spec.toml_keys), _default(spec), help_text)
+        result.append(options)
         return result
 
 
