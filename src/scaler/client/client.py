@@ -22,7 +22,7 @@ from scaler.client.arguments import PayloadEncoder
 from scaler.client.executor import ScalerExecutor
 from scaler.client.future import ScalerFuture
 from scaler.client.graph import submit_graph
-from scaler.client.notebook import cluster_html, latest_status
+from scaler.client.notebook import client_html
 from scaler.client.object_reference import ObjectReference
 from scaler.client.progress import progress as show_progress
 from scaler.ids import TaskIdFactory, new_client_id, owner_prefix
@@ -131,14 +131,7 @@ class Client:
 
     def _repr_html_(self) -> str:
         """The notebook view: address, workers, tasks by state (from the monitor stream), how to watch live."""
-        monitor = str(Address.parse(self._address).with_port_offset(2))  # the scheduler's default monitor address
-        mine = sum(not future.done() for future in list(self._agent.futures.values()))
-        rows = [
-            ("scheduler", self._address),
-            ("state", "disconnected" if self._closed else "connected"),
-            ("this client's unfinished tasks", str(mine)),
-        ]
-        return cluster_html("Scaler Client", rows, monitor, None if self._closed else latest_status(monitor))
+        return client_html(self._address, self._closed, list(self._agent.futures.values()))
 
     def __exit__(self, *exc_info: object) -> None:
         """Disconnect (cancelling unfinished tasks); the cluster keeps running."""

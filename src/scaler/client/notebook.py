@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from concurrent.futures import Future
+from typing import Any
 
+from scaler.io.address import Address
 from scaler.protocol.status import SchedulerStatus
 
 STATUS_TIMEOUT_SECONDS = 1.5  # a scheduler publishes once a second by default
@@ -55,6 +58,17 @@ def cluster_html(
         for label, text in cells
     )
     return f'<div class="scaler-repr"><strong>{html.escape(title)}</strong><table>{body}</table></div>'
+
+
+def client_html(address: str, closed: bool, futures: Sequence[Future[Any]]) -> str:
+    """A ``Client``'s view; its scheduler's monitor is assumed at the default address (port + 2)."""
+    monitor = str(Address.parse(address).with_port_offset(2))
+    rows = [
+        ("scheduler", address),
+        ("state", "disconnected" if closed else "connected"),
+        ("this client's unfinished tasks", str(sum(not future.done() for future in futures))),
+    ]
+    return cluster_html("Scaler Client", rows, monitor, None if closed else latest_status(monitor))
 
 
 def _cell(label: str, text: str) -> str:
