@@ -72,7 +72,14 @@ def test_readme_has_python_snippets() -> None:
     assert len(_readme_python_snippets()) >= 2
 
 
-@pytest.mark.parametrize("index", range(len(_readme_python_snippets())))
+@pytest.mark.parametrize(
+    "index",
+    [
+        # The "Works with" snippet starts parfun, pargraph, joblib and scikit-learn on a cluster: ~30 s when busy.
+        pytest.param(index, marks=pytest.mark.slow) if "sklearn" in snippet else index
+        for index, snippet in enumerate(_readme_python_snippets())
+    ],
+)
 def test_readme_python_snippet_runs_as_written(index: int, tmp_path: Path) -> None:
     snippet = _readme_python_snippets()[index]
     # A fixed port in the text would collide with anything else using it on a shared machine: the only change.
