@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import html.parser
+import socket
+
+import pytest
 
 from scaler import Client, SchedulerClusterCombo
 from scaler.io.address import Address
@@ -53,7 +56,7 @@ def test_client_repr_shows_address_workers_and_tasks(cluster: SchedulerClusterCo
         assert cells["this client's unfinished tasks"] == "0"
         assert cells["workers"].startswith("2 (")
         assert "success" in cells["finished"]
-        assert f"scaler_top {monitor}" in cells["monitor"] and f"scaler_gui {monitor}" in cells["monitor"]
+        assert f"scaler_top {monitor}" in cells["monitor"] and "http://127.0.0.1:50001/" in cells["monitor"]
     cells = _cells(client._repr_html_())
     assert cells["state"] == "disconnected" and cells["workers"].startswith("unknown")
 
@@ -81,3 +84,19 @@ def test_repr_escapes_what_it_shows() -> None:
     markup = cluster_html("<b>", [("a<", "x & <y>")], "tcp://127.0.0.1:1", None)
     assert "<strong>&lt;b&gt;</strong>" in markup
     assert "x &amp; &lt;y&gt;" in markup and "a&lt;" in markup
+
+
+def test_repr_links_to_a_running_gui_or_says_how_to_start_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scaler.client import notebook
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setattr(notebook, "GUI_PORT", server.getsockname()[1])
+        running = _cells(notebook.cluster_html("t", [], "tcp://127.0.0.1:8518", None))["monitor"]
+    assert "a web server answers there" in running and "scaler_gui tcp" not in running
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: nothing answers
+        monkeypatch.setattr(notebook, "GUI_PORT", closed.getsockname()[1])
+        stopped = _cells(notebook.cluster_html("t", [], "tcp://127.0.0.1:8518", None))["monitor"]
+    assert "scaler_gui tcp://127.0.0.1:8518 then open http://127.0.0.1:" in stopped

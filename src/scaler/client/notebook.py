@@ -8,6 +8,7 @@ the state is unknown and why, rather than waiting.
 from __future__ import annotations
 
 import html
+import socket
 from collections.abc import Sequence
 from concurrent.futures import Future
 from typing import Any
@@ -16,6 +17,7 @@ from scaler.io.address import Address
 from scaler.protocol.status import SchedulerStatus
 
 STATUS_TIMEOUT_SECONDS = 1.5  # a scheduler publishes once a second by default
+GUI_HOST, GUI_PORT = "127.0.0.1", 50001  # scaler_gui's default --gui-address
 
 
 def latest_status(monitor_address: str, timeout: float = STATUS_TIMEOUT_SECONDS) -> SchedulerStatus | None:
@@ -44,14 +46,13 @@ def cluster_html(
         finished = ", ".join(f"{outcome} {count}" for outcome, count in sorted(status.finished.items()) if count)
         cells.append(("finished", finished or "none yet"))
         cells.append(("clients", str(len(status.clients))))
-    cells.append(
-        (
-            "monitor",
-            f"<code>scaler_top {monitor_address}</code> in a terminal, or "
-            f"<code>scaler_gui {monitor_address} --gui-address 127.0.0.1:50001</code> and open "
-            '<a href="http://127.0.0.1:50001/" target="_blank">http://127.0.0.1:50001/</a>',
-        )
-    )
+    gui = f"http://{GUI_HOST}:{GUI_PORT}/"
+    link = f'<a href="{gui}" target="_blank">{gui}</a>'
+    if _listening(GUI_HOST, GUI_PORT):
+        hint = f"{link} (a web server answers there: scaler_gui's default address), or "
+    else:
+        hint = f"<code>scaler_gui {html.escape(monitor_address)}</code> then open {link}, or "
+    cells.append(("monitor", hint + f"<code>scaler_top {html.escape(monitor_address)}</code> in a terminal"))
     body = "".join(
         f'<tr><th style="text-align: left">{html.escape(label)}</th><td style="text-align: left">{_cell(label, text)}'
         "</td></tr>"
@@ -69,6 +70,14 @@ def client_html(address: str, closed: bool, futures: Sequence[Future[Any]]) -> s
         ("this client's unfinished tasks", str(sum(not future.done() for future in futures))),
     ]
     return cluster_html("Scaler Client", rows, monitor, None if closed else latest_status(monitor))
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.2):
+            return True
+    except OSError:
+        return False
 
 
 def _cell(label: str, text: str) -> str:
