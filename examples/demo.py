@@ -35,7 +35,8 @@ def main() -> None:
     try:
         with Client(address=cluster.get_address()) as client:
             per_chunk = args.samples // args.chunks
-            counts = client.map(count_inside, range(args.chunks), [per_chunk] * args.chunks)
+            # progress=True: a live bar on a terminal (nothing when the output is a pipe or a file)
+            counts = client.map(count_inside, range(args.chunks), [per_chunk] * args.chunks, progress=True)
             estimate = 4.0 * sum(counts) / (per_chunk * args.chunks)
             squares = client.map(pow, range(10), [2] * 10)
     finally:

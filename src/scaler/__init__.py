@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from scaler.client.client import Client
     from scaler.client.future import ScalerFuture
     from scaler.client.object_reference import ObjectReference
+    from scaler.client.progress import progress
     from scaler.cluster.combo import SchedulerClusterCombo
     from scaler.serialization import Serializer
 
@@ -29,11 +30,20 @@ _EXPORTS = {
     "Client": "scaler.client.client",
     "ScalerFuture": "scaler.client.future",
     "ObjectReference": "scaler.client.object_reference",
+    "progress": "scaler.client.progress",
     "SchedulerClusterCombo": "scaler.cluster.combo",
     "Serializer": "scaler.serialization",
 }
 
-__all__ = ["Client", "ObjectReference", "ScalerFuture", "SchedulerClusterCombo", "Serializer", "__version__"]
+__all__ = [
+    "Client",
+    "ObjectReference",
+    "ScalerFuture",
+    "SchedulerClusterCombo",
+    "Serializer",
+    "__version__",
+    "progress",
+]
 
 
 def __getattr__(name: str) -> Any:

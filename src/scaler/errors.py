@@ -1,4 +1,4 @@
-"""The exceptions users see, in one tree.
+"""The exceptions users see, in one tree::
 
     ScalerError
     ├── TaskError                        a task did not produce a result
@@ -27,35 +27,35 @@ from __future__ import annotations
 
 
 class ScalerError(Exception):
-    pass
+    """Base of every error Scaler raises itself (a task's own exception is re-raised unchanged instead)."""
 
 
 class TaskError(ScalerError):
-    pass
+    """A task ended without a result for a reason other than its own exception (see the subclasses)."""
 
 
 class ProcessorDiedError(TaskError):
-    pass
+    """The process running the task died: ``os._exit``, a signal such as a segfault, or out of memory."""
 
 
 class TaskTimeoutError(TaskError, TimeoutError):
-    pass
+    """The task ran longer than the worker's ``task_timeout_seconds`` and its process was killed."""
 
 
 class WorkerDiedError(TaskError):
-    pass
+    """The workers running this task died repeatedly (three times); it is not retried again."""
 
 
 class NoCapableWorkerError(TaskError):
-    pass
+    """No worker has, and no worker manager can start one with, the capabilities the task asks for."""
 
 
 class TaskRejectedError(TaskError):
-    pass
+    """The scheduler refused the task (its queue is full, or the request was invalid); the message says which."""
 
 
 class DeserializeError(TaskError):
-    pass
+    """The task's result or exception arrived but could not be deserialized on the client."""
 
 
 class JobFailedError(TaskError):
@@ -63,38 +63,39 @@ class JobFailedError(TaskError):
 
 
 class ClientError(ScalerError):
-    pass
+    """The client cannot do what was asked (see the subclasses)."""
 
 
 class ClientClosedError(ClientError):
-    pass
+    """The client was disconnected (``disconnect()``, the ``with`` block ended, or the scheduler went away)."""
 
 
 ClientQuitException = ClientClosedError
 
 
 class ShutdownRefusedError(ClientError, ValueError):
-    pass
+    """``Client.shutdown()`` of a protected scheduler (the default of ``SchedulerClusterCombo``)."""
 
 
 class SchedulerUnavailableError(ClientError, ConnectionError):
-    pass
+    """The scheduler did not answer within the client's ``timeout_seconds``, or went away."""
 
 
 class ClientDroppedError(SchedulerUnavailableError):
-    pass
+    """The scheduler had dropped this client for being silent past its ``client_timeout_seconds``
+    (a laptop that slept); the client's unfinished tasks were cancelled."""
 
 
 class ProtocolMismatchError(ClientError):
-    pass
+    """The scheduler speaks another protocol version than this client (mixed Scaler installations)."""
 
 
 class MissingObjectError(ClientError, KeyError):
-    pass
+    """An ``ObjectReference`` this client no longer knows (its object was cleared or released)."""
 
 
 class ObjectStorageError(ScalerError):
-    pass
+    """The object storage server lost or refused an object (a large argument, result or function)."""
 
 
 class ObjectLostError(ObjectStorageError):

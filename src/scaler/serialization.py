@@ -10,10 +10,12 @@ that the remote traceback survives the trip.
 from __future__ import annotations
 
 import pickle
+import sys
+from types import TracebackType
 from typing import Any, TypeAlias
 
 import cloudpickle
-from tblib import pickling_support
+from tblib import Traceback, pickling_support
 
 # What a payload may arrive as: bytes, or a view on a zmq frame (large payloads are never copied to bytes).
 Payload: TypeAlias = bytes | bytearray | memoryview
@@ -28,14 +30,21 @@ class Serializer:
 
     Subclass it with two static methods and pass an instance as ``Client(serializer=...)``. The instance is
     itself shipped to the workers (with cloudpickle), so whatever it imports must be installed there.
+
+    The task's function goes through it too. A serializer built on plain ``pickle`` stores a function by
+    reference (module and name), and a function defined in the client's ``__main__`` (a script or a notebook)
+    cannot be found that way on a worker, whose ``__main__`` is another program: define such functions in an
+    importable module, or let the serializer fall back to ``cloudpickle`` for functions.
     """
 
     @staticmethod
     def serialize(obj: Any) -> bytes:
+        """Turn ``obj`` (a function, an argument or a result) into bytes."""
         raise NotImplementedError
 
     @staticmethod
     def deserialize(payload: Payload) -> Any:
+        """The object ``serialize`` turned into ``payload`` (bytes, or a memoryview of them)."""
         raise NotImplementedError
 
 
@@ -57,6 +66,7 @@ DEFAULT_SERIALIZER = DefaultSerializer()
 
 def dump_exception(error: BaseException) -> bytes:
     """Pickle an exception with its traceback; fall back to a description when it cannot be pickled."""
+    _drop_worker_frames(error)
     try:
         payload: bytes = cloudpickle.dumps(error, protocol=5)
         return payload
@@ -66,15 +76,101 @@ def dump_exception(error: BaseException) -> bytes:
         return fallback
 
 
+def _drop_worker_frames(error: BaseException) -> None:
+    """Start the traceback at the user's code: the processor's own frames above it are noise to the user.
+
+    Only when user code follows them: an error raised inside Scaler itself keeps every frame.
+    """
+    traceback = error.__traceback__
+    first_user_frame = traceback
+    while first_user_frame is not None and _is_worker_frame(first_user_frame):
+        first_user_frame = first_user_frame.tb_next
+    if first_user_frame is not None and first_user_frame is not traceback:
+        error.__traceback__ = first_user_frame
+
+
+def _is_worker_frame(traceback: TracebackType) -> bool:
+    module = traceback.tb_frame.f_globals.get("__name__", "")
+    return isinstance(module, str) and module.startswith("scaler.worker.")
+
+
 def load_exception(payload: Payload) -> BaseException:
     error = pickle.loads(payload)
     if not isinstance(error, BaseException):
         return TypeError(f"task failed with a non-exception payload of type {type(error).__name__}")
+    _restore_main_filenames(error)
     return error
+
+
+# cloudpickle ships a function defined in ``__main__`` by value and replaces its code's file name with this
+# placeholder (so that equal functions pickle to equal bytes); the line numbers are kept.
+_DYNAMIC_CODE = "<dynamic-code>"
+
+
+def _restore_main_filenames(error: BaseException) -> None:
+    """Put the client's file names back in the frames of ``__main__`` functions, so tracebacks show source lines.
+
+    Only the client knows where its ``__main__`` functions live: each placeholder frame gets the file of the
+    ``__main__`` function of that name, or of ``__main__`` itself (a lambda, a nested function).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:  # the exception and its causes
+        seen.add(id(current))
+        traceback = current.__traceback__
+        if traceback is not None and _has_dynamic_frame(traceback):
+            try:
+                current.__traceback__ = _with_main_filenames(traceback)
+            except Exception:  # a traceback tblib cannot rebuild: keep the placeholder rather than lose the error
+                pass
+        current = current.__cause__ or current.__context__
+
+
+def _has_dynamic_frame(traceback: TracebackType) -> bool:
+    node: TracebackType | None = traceback
+    while node is not None:
+        if node.tb_frame.f_code.co_filename == _DYNAMIC_CODE:
+            return True
+        node = node.tb_next
+    return False
+
+
+def _with_main_filenames(traceback: TracebackType) -> TracebackType:
+    main = sys.modules.get("__main__")
+    fallback = getattr(main, "__file__", None)
+    frames = Traceback(traceback).as_dict()
+    node: dict[str, Any] | None = frames
+    while node is not None:
+        code = node["tb_frame"]["f_code"]
+        if code["co_filename"] == _DYNAMIC_CODE:
+            function = getattr(main, code["co_name"], None)
+            function_code = getattr(function, "__code__", None)
+            filename = getattr(function_code, "co_filename", None) or fallback
+            if isinstance(filename, str):
+                code["co_filename"] = filename
+        node = node["tb_next"]
+    rebuilt: TracebackType = Traceback.from_dict(frames).as_traceback()
+    return rebuilt
 
 
 class UnpicklableTaskError(Exception):
     """The task raised an exception that could not be pickled; this carries its type and message."""
+
+
+class FunctionNotFoundError(AttributeError):
+    """A custom serializer could not rebuild the task's function on the worker (pickled by reference)."""
+
+
+def function_not_found(name: str, serializer: Serializer, error: BaseException) -> FunctionNotFoundError:
+    """The error for a function that a custom serializer cannot load on a worker, saying the likely cause."""
+    text = f"the worker could not load function {name!r} with {type(serializer).__qualname__}: {error}."
+    if "__main__" in str(error):
+        text += (
+            " A serializer built on plain pickle stores a function by module and name, and a function defined"
+            " in the client's __main__ (a script or a notebook) does not exist in the worker's __main__: define"
+            " it in an importable module installed on the workers, or serialize functions with cloudpickle"
+        )
+    return FunctionNotFoundError(text)
 
 
 # --- objects in object storage ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import traceback
 import pytest
 
 from scaler import Client, SchedulerClusterCombo, Serializer
+from scaler.client.agent import task_label
 from scaler.errors import ClientClosedError, ClientDroppedError, MissingObjectError, ShutdownRefusedError
 
 
@@ -210,7 +211,7 @@ def test_stream_output_reaches_the_client_labelled_by_task(
             captured = capfd.readouterr()
             out, err = out + captured.out, err + captured.err
             time.sleep(0.05)
-    label = f"[task {future.task_id.hex()[:12]}]"
+    label = f"[{task_label(future.task_id)}]"
     assert f"{label} hello from task 7" in out
     assert f"{label} warning from task 7" in err
 

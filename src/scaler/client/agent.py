@@ -277,10 +277,7 @@ class ClientAgent(threading.Thread):
                 self._connect_storage(message.object_storage_address)
             self.connected.set()
         elif isinstance(message, m.TaskLog):
-            stream = sys.stdout if message.stream == 1 else sys.stderr
-            for line in message.text.splitlines(keepends=True):
-                stream.write(f"[task {message.task_id.hex()[:12]}] {line}")
-            stream.flush()
+            print_task_output(message)
         elif isinstance(message, m.ShutdownResponse):
             self.shutdown_response = message
             self.shutdown_answered.set()
@@ -363,3 +360,22 @@ class ClientAgent(threading.Thread):
                 future._finish_cancelled()
             else:
                 future._finish(error=error)
+
+
+def print_task_output(log: m.TaskLog) -> None:
+    """Print what a task printed (whole lines; see ``scaler.worker.output``), each line labelled by its task."""
+    stream = sys.stdout if log.stream == 1 else sys.stderr
+    label = task_label(log.task_id)
+    text = log.text if log.text.endswith("\n") else log.text + "\n"  # the task's last line had no newline
+    stream.write("".join(f"[{label}] {line}" for line in text.splitlines(keepends=True)))
+    stream.flush()
+
+
+def task_label(task_id: bytes) -> str:
+    """``task 3fa1-42``: the first hex digits of the client's prefix and the task's number (ids are prefix+counter).
+
+    The prefix alone (what the first bytes of the id hold) is the same for every task of a client.
+    """
+    if len(task_id) == 16:
+        return f"task {task_id[:2].hex()}-{int.from_bytes(task_id[8:], 'big')}"
+    return f"task {task_id.hex()[-12:]}"

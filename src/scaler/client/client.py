@@ -22,7 +22,9 @@ from scaler.client.arguments import PayloadEncoder
 from scaler.client.executor import ScalerExecutor
 from scaler.client.future import ScalerFuture
 from scaler.client.graph import submit_graph
+from scaler.client.notebook import client_html
 from scaler.client.object_reference import ObjectReference
+from scaler.client.progress import progress as show_progress
 from scaler.ids import TaskIdFactory, new_client_id, owner_prefix
 from scaler.io.address import Address
 from scaler.protocol import codec
@@ -36,6 +38,33 @@ _BATCH = 1000
 
 
 class Client:
+    """A connection to a Scaler scheduler, through which functions run on its workers.
+
+    Args:
+        address: the scheduler's address, ``tcp://HOST:PORT`` (or ``ipc://PATH``). ``None`` is allowed only
+            inside a task, where it means the scheduler of the worker running that task (nested tasks).
+        profiling: record each task's duration, CPU time and peak memory; read them with
+            ``future.profiling_info()``.
+        timeout_seconds: how long the scheduler may stay silent before the client gives up: the constructor
+            raises ``SchedulerUnavailableError`` if the first answer takes longer, and later every unfinished
+            future fails with that error instead of waiting forever.
+        heartbeat_interval_seconds: how often the client tells the scheduler it is alive. The scheduler drops
+            a client silent past its own ``client_timeout_seconds`` (60 s by default), cancelling its tasks.
+        serializer: a ``scaler.Serializer`` for functions, arguments and results instead of cloudpickle; it
+            must be importable on the workers too.
+        stream_output: show what tasks print (stdout and stderr) on this process's stdout and stderr, line
+            by line, each line labelled with its task (``[task 3fa1-42]``: client prefix, task number).
+        object_storage_address: the object storage server to use; by default the one the scheduler names
+            (set it when the scheduler's answer is not reachable from here, e.g. behind NAT).
+
+    Raises:
+        ValueError: ``address`` is ``None`` outside a task, or is not a valid address.
+        SchedulerUnavailableError: no answer from the scheduler within ``timeout_seconds``.
+
+    Use it as a context manager (``with Client(...) as client:``) so that it disconnects at the end; the
+    cluster keeps running. In a notebook, the client shows its address, workers and tasks as HTML.
+    """
+
     def __init__(
         self,
         address: str | None = None,
@@ -46,6 +75,7 @@ class Client:
         stream_output: bool = False,
         object_storage_address: str | None = None,
     ) -> None:
+        """Connect to the scheduler at ``address`` and wait for its first answer (parameters: see the class)."""
         context = current_task_context()
         if address is None:
             if context is None:
@@ -89,16 +119,24 @@ class Client:
 
     @property
     def identity(self) -> bytes:
+        """This client's unique id, as the scheduler knows it (also the prefix of its task ids)."""
         return self._identity
 
     @property
     def address(self) -> str:
+        """The scheduler address this client is connected to."""
         return self._address
 
     def __enter__(self) -> Client:
+        """The client itself; it disconnects when the block ends."""
         return self
 
+    def _repr_html_(self) -> str:
+        """The notebook view: address, workers, tasks by state (from the monitor stream), how to watch live."""
+        return client_html(self._address, self._closed, list(self._agent.futures.values()))
+
     def __exit__(self, *exc_info: object) -> None:
+        """Disconnect (cancelling unfinished tasks); the cluster keeps running."""
         self.disconnect()
 
     def __del__(self) -> None:
@@ -131,7 +169,13 @@ class Client:
         self._agent.stop()
 
     def shutdown(self) -> None:
-        """Ask the scheduler and its workers to exit. Refused (ValueError) when the scheduler is protected."""
+        """Ask the scheduler and its workers to exit.
+
+        Raises:
+            ShutdownRefusedError: (a ``ValueError``) the scheduler is protected, as a ``SchedulerClusterCombo``'s
+                is by default; stop that one with ``cluster.shutdown()``.
+            SchedulerUnavailableError: no answer within ``timeout_seconds``.
+        """
         self._check_open()
         self._agent.shutdown_answered.clear()
         self._agent.forward_to_scheduler(codec.encode_one(m.ClientDisconnect(True)))
@@ -146,7 +190,11 @@ class Client:
     # --- tasks -------------------------------------------------------------------------------------------------
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> ScalerFuture:
-        """Run ``fn(*args, **kwargs)`` on a worker; returns a future for its result."""
+        """Run ``fn(*args, **kwargs)`` on a worker; returns a future for its result.
+
+        The future is a ``concurrent.futures.Future`` (see ``ScalerFuture``): ``result()`` returns the value or
+        raises the task's own exception with its remote traceback, or a ``scaler.errors.TaskError``.
+        """
         return self.submit_verbose(fn, args, kwargs)
 
     def submit_verbose(
@@ -157,7 +205,17 @@ class Client:
         capabilities: dict[str, int] | None = None,
         reserialize: bool = False,
     ) -> ScalerFuture:
-        """``submit`` with options: ``capabilities`` a worker must have; ``reserialize`` after mutating an arg."""
+        """``submit`` with options.
+
+        Args:
+            fn: the function to run.
+            args: its positional arguments, as a tuple.
+            kwargs: its keyword arguments, as a dict.
+            capabilities: what a worker must offer to run it, e.g. ``{"gpu": 1}``; ``NoCapableWorkerError``
+                when no worker has them and no worker manager can start one that has.
+            reserialize: serialize the arguments again even if this client has already uploaded the same
+                objects (use it after modifying an argument in place).
+        """
         self._check_open()
         task, future = self._build_task(fn, self._encoder.function_id(fn), args, kwargs, capabilities, reserialize)
         self._agent.futures[task.task_id] = future
@@ -170,11 +228,19 @@ class Client:
         *iterables: Iterable[Any],
         capabilities: dict[str, int] | None = None,
         reserialize: bool = False,
+        progress: bool = False,
     ) -> list[Any]:
-        """Like the builtin ``map``, run on the cluster: the list of results, in order."""
+        """Like the builtin ``map``, run on the cluster: the list of results, in order.
+
+        One task per element. The first error is raised and the batch's unfinished tasks are cancelled.
+        ``capabilities`` and ``reserialize`` are as in ``submit_verbose``; ``progress=True`` shows a live bar
+        (done, failed, total, rate) while waiting, on a terminal or in a notebook (see ``scaler.progress``).
+        """
         if not iterables:
             raise TypeError("map() needs at least one iterable")
-        return self.starmap(fn, zip(*iterables, strict=False), capabilities=capabilities, reserialize=reserialize)
+        return self.starmap(
+            fn, zip(*iterables, strict=False), capabilities=capabilities, reserialize=reserialize, progress=progress
+        )
 
     def starmap(
         self,
@@ -182,10 +248,13 @@ class Client:
         iterable: Iterable[Sequence[Any]],
         capabilities: dict[str, int] | None = None,
         reserialize: bool = False,
+        progress: bool = False,
     ) -> list[Any]:
-        """``map`` for argument tuples: ``starmap(pow, [(2, 3), (3, 2)]) == [8, 9]``."""
+        """``map`` for argument tuples: ``starmap(pow, [(2, 3), (3, 2)]) == [8, 9]``; options as in ``map``."""
         futures = self.submit_many(fn, iterable, capabilities, reserialize)
         try:
+            if progress:
+                show_progress(futures, stop_on_error=True)
             return [future.result() for future in futures]
         except BaseException:
             for future in futures:  # the caller gets the first error; the rest of the batch is not left running
@@ -200,7 +269,11 @@ class Client:
         capabilities: dict[str, int] | None = None,
         reserialize: bool = False,
     ) -> list[ScalerFuture]:
-        """Submit one task per argument tuple, in batches (one message per thousand tasks); the futures."""
+        """Submit one task per argument tuple, in batches (one message per thousand tasks); the futures.
+
+        Use it instead of ``starmap`` to handle results as they come (``concurrent.futures.as_completed``) or
+        to follow them with ``scaler.progress(futures)``.
+        """
         self._check_open()
         function_id = self._encoder.function_id(fn)
         futures: list[ScalerFuture] = []
@@ -226,8 +299,11 @@ class Client:
     ) -> dict[Hashable, Any]:
         """Evaluate a Dask-style graph; returns {key: value} (or {key: future} with ``block=False``).
 
-        ``{"x": 1, "y": (inc, "x"), "z": (add, "x", "y")}`` with ``keys=["z"]`` gives ``{"z": 3}``. See
-        ``scaler.client.graph`` for the format; unknown keys raise KeyError and cycles graphlib.CycleError.
+        ``{"x": 1, "y": (inc, "x"), "z": (add, "x", "y")}`` with ``keys=["z"]`` gives ``{"z": 3}``: a value is a
+        constant, a tuple ``(function, argument_or_key, ...)``, or another key. Independent nodes run in
+        parallel and intermediate results stay in object storage. Unknown keys raise ``KeyError`` and cycles
+        ``graphlib.CycleError`` before anything runs; a failing node fails its dependents with its exception.
+        ``capabilities`` applies to every node.
         """
         self._check_open()
         key_list = list(keys) if isinstance(keys, list | tuple) else [keys]
@@ -253,7 +329,12 @@ class Client:
         return ScalerExecutor(self)
 
     def send_object(self, obj: Any, name: str | None = None) -> ObjectReference:
-        """Upload ``obj`` once; pass the returned reference as an argument to any number of tasks."""
+        """Upload ``obj`` once; pass the returned reference as an argument to any number of tasks.
+
+        Tasks receive the object itself (deserialized once per worker process and cached there). The upload
+        lives while the reference is held or a task using it is unfinished, and at most until ``clear()`` or
+        ``disconnect()``. ``name`` only labels the reference.
+        """
         self._check_open()
         return self._encoder.send_object(obj, name)
 

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 
 class ScalerExecutor(concurrent.futures.Executor):
+    """A ``concurrent.futures.Executor`` whose ``submit`` and ``map`` run on the cluster (``Client.executor()``).
+
+    Its ``shutdown`` waits for (or cancels) the tasks it submitted and leaves the client open.
+    """
+
     def __init__(self, client: Client) -> None:
         self._client = client
         self._lock = threading.Lock()

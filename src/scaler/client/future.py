@@ -20,13 +20,24 @@ from scaler.protocol import messages as m
 
 @dataclass(frozen=True)
 class ProfileResult:
+    """What ``ScalerFuture.profiling_info()`` returns: wall time and CPU time in seconds, peak memory in bytes."""
+
     duration_s: float
     memory_peak: int
     cpu_time_s: float
 
 
 class ScalerFuture(concurrent.futures.Future[Any]):
+    """The future of one task: a ``concurrent.futures.Future`` with remote cancel, profiling and ``await``.
+
+    ``result(timeout)`` returns the task's value, or raises its exception (with the remote traceback) or a
+    ``scaler.errors.TaskError`` saying why there is no result. It works with ``concurrent.futures.wait`` and
+    ``as_completed``, and ``await future`` works in asyncio. Futures are created by ``Client.submit`` and friends,
+    never directly.
+    """
+
     def __init__(self, task_id: bytes, request_cancel: Callable[[ScalerFuture], None]) -> None:
+        """Made by the client for each task it sends; ``request_cancel`` asks the scheduler to cancel it."""
         super().__init__()
         self._task_id = task_id
         self._request_cancel = request_cancel
@@ -36,6 +47,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
 
     @property
     def task_id(self) -> bytes:
+        """The task's id (as ``scaler_top`` and ``scaler_gui`` show it, in hex)."""
         return self._task_id
 
     def profiling_info(self) -> ProfileResult:
@@ -47,7 +59,11 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         return ProfileResult(self._profile.duration_s, self._profile.memory_peak_bytes, self._profile.cpu_time_s)
 
     def cancel(self, timeout: float | None = 30.0) -> bool:
-        """Cancel the task, on its worker too. Blocks until the scheduler answers; False if it already finished."""
+        """Cancel the task, on its worker too; True if it is cancelled, False if it had already finished.
+
+        Blocks until the scheduler confirms, at most ``timeout`` seconds (``None``: no limit); a task already
+        running is stopped by restarting its worker's processor.
+        """
         if self.done():
             return self.cancelled()
         self._request_cancel(self)
@@ -55,6 +71,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         return self.cancelled()
 
     def __await__(self) -> Generator[Any, None, Any]:
+        """``await future`` in asyncio: the result, or the exception raised."""
         return asyncio.wrap_future(self).__await__()
 
     # --- called by the client's I/O thread ---------------------------------------------------------------------

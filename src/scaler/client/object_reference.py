@@ -11,6 +11,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class ObjectReference:
+    """A handle on an object uploaded with ``Client.send_object``: pass it as a task argument.
+
+    The task receives the object itself, not the handle. ``name`` is the label given to ``send_object`` (or
+    empty), ``size`` the serialized size in bytes, ``object_id`` its id in object storage.
+    """
+
     name: bytes
     size: int
     object_id: bytes

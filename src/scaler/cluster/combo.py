@@ -24,6 +24,42 @@ logger = logging.getLogger("scaler.cluster")
 
 
 class SchedulerClusterCombo:
+    """A whole local cluster in one call: an object storage server, a scheduler and ``n_workers`` workers.
+
+    Each is a process of its own, started at once; connect a ``Client`` to ``get_address()``. The processes
+    stop with ``shutdown()``, at the end of a ``with`` block, or when this Python process exits.
+
+    Args:
+        address: the scheduler's address; by default ``tcp://127.0.0.1:`` and a free port.
+        n_workers: how many workers (each runs one task at a time); by default one fewer than the CPUs.
+        object_storage_address: where to start object storage; by default a free port on the same host.
+        monitor_address: where the scheduler publishes status for ``scaler_top``/``scaler_gui``; by default
+            the scheduler's port + 2.
+        per_worker_capabilities: what every worker offers, e.g. ``{"gpu": 1}`` (see
+            ``Client.submit_verbose``).
+        per_worker_task_queue_size: how many tasks the scheduler may queue on each worker.
+        heartbeat_interval_seconds: how often workers report to the scheduler.
+        client_timeout_seconds: a client silent this long is dropped and its tasks cancelled.
+        worker_timeout_seconds: a worker silent this long is removed and its tasks re-queued.
+        object_retention_seconds: how long a dropped client's objects are kept, in case it comes back.
+        task_timeout_seconds: a task running longer is killed (``TaskTimeoutError``); 0: no limit.
+        death_timeout_seconds: a worker that cannot reach the scheduler this long exits.
+        load_balance_seconds: interval between rounds moving queued tasks from busy to idle workers.
+        load_balance_trigger_times: identical balancing advices in a row before tasks are moved.
+        garbage_collect_interval_seconds: how often a worker's processor runs the garbage collector.
+        trim_memory_threshold_bytes: above this memory use, a processor returns free memory to the system.
+        hard_processor_suspend: suspend processors with SIGSTOP (rather than cooperatively) when balancing.
+        protected: refuse ``Client.shutdown()`` (the cluster is stopped by ``shutdown()`` here instead).
+        max_number_of_tasks_waiting: most tasks queued while every worker is busy; -1: no limit.
+        policy_engine_type: the scheduler's policy engine (``simple`` or ``waterfall_v1``).
+        policy_content: the policy, e.g. ``"allocate=even_load; scaling=no"``.
+        worker_manager_id: the manager name its workers are listed under in the monitors.
+        preload: ``module:function(args)`` run in each worker's processor before any task.
+        logging_level: the processes' logging level.
+        logging_paths: accepted for compatibility; the processes log to their standard streams.
+        logging_config_file: accepted for compatibility, ignored likewise.
+    """
+
     def __init__(
         self,
         address: str | None = None,
@@ -53,6 +89,7 @@ class SchedulerClusterCombo:
         logging_paths: tuple[str, ...] = ("/dev/stdout",),
         logging_config_file: str | None = None,
     ) -> None:
+        """Start object storage, the scheduler and the workers, without waiting (parameters: see the class)."""
         if address is None:
             address = f"tcp://127.0.0.1:{free_tcp_port()}"
         scheduler = Address.parse(address)
@@ -64,6 +101,8 @@ class SchedulerClusterCombo:
                 else scheduler.with_port_offset(1)
             )
         self._object_storage_address = object_storage_address
+        self._monitor_address = monitor_address or str(scheduler.with_port_offset(2))  # as the scheduler decides
+        self._n_workers = n_workers
         self._processes: list[subprocess.Popen[bytes]] = []
         python = sys.executable
         self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level])
@@ -113,14 +152,17 @@ class SchedulerClusterCombo:
         self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment()))
 
     def get_address(self) -> str:
+        """The scheduler's address, to give to ``Client(address=...)``."""
         return self._address
 
     @property
     def object_storage_address(self) -> str:
+        """The object storage server's address."""
         return self._object_storage_address
 
     @property
     def worker_pids(self) -> list[int]:
+        """The process ids of the worker agents (each runs its tasks in a child processor process)."""
         return [process.pid for process in self._processes[2:]]
 
     def shutdown(self) -> None:
@@ -133,10 +175,25 @@ class SchedulerClusterCombo:
         for process in reversed(processes):
             stop_process(process, grace_seconds=max(0.5, 5.0 - (time.monotonic() - started)))
 
+    def _repr_html_(self) -> str:
+        """The notebook view: addresses, workers, tasks by state (from the monitor stream), how to watch live."""
+        from scaler.client.notebook import cluster_html, latest_status
+
+        running = bool(self._processes) and self._processes[1].poll() is None
+        rows = [
+            ("scheduler", self._address),
+            ("object storage", self._object_storage_address),
+            ("state", f"running, {self._n_workers} worker process(es) started" if running else "shut down"),
+        ]
+        status = latest_status(self._monitor_address) if running else None
+        return cluster_html("Scaler SchedulerClusterCombo", rows, self._monitor_address, status)
+
     def __enter__(self) -> SchedulerClusterCombo:
+        """The cluster itself; it shuts down when the block ends."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Shut the cluster down."""
         self.shutdown()
 
     def __del__(self) -> None:

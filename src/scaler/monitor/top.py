@@ -13,8 +13,10 @@ import time
 from typing import Any
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from scaler.config import TopConfig
+from scaler.io.address import Address
 from scaler.monitor.subscriber import StatusSubscriber
 from scaler.monitor.top_view import Line, Style, View, render
 from scaler.protocol.status import SchedulerStatus
@@ -30,11 +32,7 @@ def run_top(config: TopConfig) -> None:
         try:
             first = subscriber.receive(config.timeout)
             if first is None:
-                print(
-                    f"scaler_top: no status received from {address} within {config.timeout:g} s: "
-                    "is a scheduler publishing there?",
-                    file=sys.stderr,
-                )
+                print(f"scaler_top: {_nothing_published(address, config.timeout)}", file=sys.stderr)
                 raise SystemExit(1)
             if not (sys.stdin.isatty() and sys.stdout.isatty()):
                 print("scaler_top: needs a terminal (stdin and stdout must be a tty)", file=sys.stderr)
@@ -42,6 +40,63 @@ def run_top(config: TopConfig) -> None:
             curses.wrapper(lambda screen: _Dashboard(screen, subscriber, first, config).run())
         except KeyboardInterrupt:
             pass  # Ctrl-C is an ordinary way to leave a dashboard: exit 0 (curses.wrapper restored the terminal)
+
+
+def _nothing_published(address: str, timeout: float) -> str:
+    """Why no status came, as far as can be told: the common mistake is a scheduler's main port."""
+    text = f"no status received from {address} within {timeout:g} s"
+    if not _something_else_listens(address):
+        return text + ": is a scheduler publishing there?"
+    text += ": something listens there but does not publish statuses"
+    try:
+        monitor = str(Address.parse(address).with_port_offset(2))
+    except ValueError:
+        return text
+    with StatusSubscriber(monitor, latest_only=True) as subscriber:
+        if subscriber.receive(_PROBE_SECONDS) is not None:
+            return (
+                f"{text}: it is a scheduler's port; the scheduler publishes its monitor at {monitor} "
+                f"(port + 2): run scaler_top {monitor}"
+            )
+    return (
+        f"{text} (a scheduler's or object storage's port?); a scheduler's monitor is at its port + 2 "
+        "unless --monitor-address says otherwise"
+    )
+
+
+_PROBE_SECONDS = 1.5
+
+
+def _something_else_listens(address: str) -> bool:
+    """Whether a ZeroMQ socket that is not a publisher listens at ``address``.
+
+    A SUB connecting to another kind of socket (a scheduler's ROUTER) is connected, then dropped at once by the
+    handshake; nothing listening gives only connection retries, and a publisher keeps the connection.
+    """
+    context: zmq.Context[Any] = zmq.Context()
+    socket = context.socket(zmq.SUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    events = socket.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+    try:
+        socket.connect(address)
+        connected = False
+        deadline = time.monotonic() + _PROBE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            if not events.poll(max(1, int(left * 1000))):
+                return False
+            event = recv_monitor_message(events)["event"]
+            if event == zmq.EVENT_CONNECTED:
+                connected = True
+            elif event == zmq.EVENT_DISCONNECTED and connected:
+                return True
+        return False
+    except zmq.ZMQError:
+        return False
+    finally:
+        socket.disable_monitor()
+        events.close(linger=0)
+        socket.close(linger=0)
+        context.term()
 
 
 class _Dashboard:

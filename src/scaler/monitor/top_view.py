@@ -132,7 +132,7 @@ def _summary(status: SchedulerStatus, width: int) -> list[Line]:
             "scheduler",
             f"cpu {units.percent(status.cpu_percent)}  rss {units.size(status.rss)}  "
             f"mem_free {units.size(status.free_memory)}  clients {len(status.clients)}  "
-            f"workers {len(status.workers)}  managers {len(status.managers)}",
+            f"workers {len(status.workers)}  managers {manager_count(status)}",
         ),
         ("tasks", f"{live or 'none live'}  |  finished: {done or 'none'}"),
         ("received", _pairs(sorted(status.messages_received.items(), key=lambda item: -item[1])) or "nothing"),
@@ -147,6 +147,12 @@ def _summary(status: SchedulerStatus, width: int) -> list[Line]:
         for index, part in enumerate(wrapped):
             lines.append(((label if index == 0 else "").ljust(_LABEL_WIDTH) + part, "label" if index == 0 else "text"))
     return lines
+
+
+def manager_count(status: SchedulerStatus) -> int:
+    """Connected worker managers plus the groups their workers name (a ``SchedulerClusterCombo``'s workers name a
+    manager that never connects): the header and the footer count alike, so they can never disagree."""
+    return len({w.manager_id for w in status.workers} | {m.manager_id for m in status.managers})
 
 
 def _functions(status: SchedulerStatus) -> str:
@@ -193,7 +199,7 @@ def _table_row(cells: list[str], widths: list[int], total_width: int) -> str:
 
 
 def _footer(status: SchedulerStatus, view: View) -> list[Line]:
-    managers = len({w.manager_id for w in status.workers} | {m.manager_id for m in status.managers})
+    managers = manager_count(status)
     column = SORT_KEYS[view.sort_key]
     if column.numeric:
         order = "smallest first" if view.reverse else "largest first"

@@ -30,14 +30,22 @@ from scaler.io.object_client import READ_DEADLINE_SECONDS, ObjectStorageConnecti
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
-from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, Serializer, decode_object_frames, dump_exception
+from scaler.serialization import (
+    DEFAULT_SERIALIZER,
+    SERIALIZED,
+    Serializer,
+    decode_object_frames,
+    dump_exception,
+    function_not_found,
+)
 from scaler.worker.context import TaskContext, set_task_context
 from scaler.worker.output import capture_output
 from scaler.worker.preload import run_preload
 
 logger = logging.getLogger("scaler.processor")
 
-INLINE_RESULT_LIMIT = 256 * 1024  # larger results go to object storage; the client fetches them directly
+INLINE_RESULT_LIMIT = 256 * 1024
+_MISSING = object()  # larger results go to object storage; the client fetches them directly
 
 
 class Processor:
@@ -100,7 +108,7 @@ class Processor:
         status = m.ResultStatus.SUCCESS
         try:
             serializer = self._serializer(task)
-            function = self._load(task.function_id, serializer, "function")
+            function = self._load_function(task, serializer)
             args = [self._argument(arg, serializer, f"argument {i}") for i, arg in enumerate(task.args)]
             kwargs = {name: self._argument(arg, serializer, f"argument {name!r}") for name, arg in task.kwargs.items()}
             with capture_output(self._result_fd, task):
@@ -138,12 +146,21 @@ class Processor:
         return serializer  # type: ignore[no-any-return]
 
     def _load(self, object_id: bytes, serializer: Serializer, what: str) -> Any:
-        try:
-            return self._cache[object_id]
-        except KeyError:
+        # Not ``try: cache[id] except KeyError:``: a serializer error raised inside that handler would reach the
+        # user chained to the cache miss ("During handling of the above exception (KeyError) ...").
+        value = self._cache.get(object_id, _MISSING)
+        if value is _MISSING:
             value = decode_object_frames(self._fetch(object_id, what), serializer)
             self._cache[object_id] = value
-            return value
+        return value
+
+    def _load_function(self, task: m.Task, serializer: Serializer) -> Any:
+        try:
+            return self._load(task.function_id, serializer, "function")
+        except (AttributeError, ImportError) as error:
+            if serializer is DEFAULT_SERIALIZER:
+                raise
+            raise function_not_found(task.function_name, serializer, error) from None
 
     def _argument(self, arg: m.TaskArg, serializer: Serializer, what: str) -> Any:
         if arg.kind is m.ArgKind.INLINE:
