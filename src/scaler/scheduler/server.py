@@ -176,8 +176,7 @@ class SchedulerServer:
                 f"the object storage server at {self.object_storage_address} (pid {process.pid}) exited with "
                 f"{_exit_status(process.returncode)}; stopping the scheduler, as the objects it held are lost"
             )
-            logger.error("%s", self.failure)
-            self.loop.stop()
+            self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
 
     def _list_owners(self) -> None:
         clients = self.core.clients
