@@ -35,6 +35,7 @@ from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
 from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.io.loop import make_event_loop
+from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
 from scaler.io.sockets import BindError, bind_router, bind_socket, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -110,6 +111,7 @@ class SchedulerServer:
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
+        self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)
         self._status = StatusReporter(self.core, self.address)
         self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
