@@ -124,3 +124,17 @@ def test_objects_no_client_owns_are_reclaimed(cluster: SchedulerClusterCombo) ->
     finally:
         storage.close()
         context.term()
+
+
+def test_a_read_from_storage_that_never_answers_ends_at_its_deadline() -> None:
+    # Before: ObjectStorageConnection.get waited forever by default, and the processor used that default.
+    context = zmq.Context()
+    nowhere = f"tcp://127.0.0.1:{free_tcp_port()}"
+    storage = ObjectStorageConnection(context, nowhere)
+    object_id = random_object_id(b"Client|someone")
+    try:
+        with pytest.raises(ObjectLostError, match=f"{object_id.hex()}.*{nowhere}.*did not answer"):
+            storage.get(object_id, timeout=0.5)
+    finally:
+        storage.close()
+        context.term()
