@@ -9,6 +9,7 @@ import subprocess
 
 import psutil
 import pytest
+import zmq
 from tests.cli.helpers import command, free_port_block, run, wait_for_port
 from tests.conftest import wait_until
 
@@ -16,6 +17,7 @@ from scaler import Client, SchedulerClusterCombo
 from scaler.errors import ObjectLostError, ObjectStorageError
 from scaler.ids import random_object_id
 from scaler.io.address import free_tcp_port
+from scaler.io.object_client import ObjectStorageConnection
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], prog: str, address: str) -> None:
@@ -104,3 +106,35 @@ def _fits(client: Client) -> bool:
     except ObjectStorageError:
         return False
     return True
+
+
+def test_objects_no_client_owns_are_reclaimed(cluster: SchedulerClusterCombo) -> None:
+    # Before: a put under an id that no client owns (garbage sent to the port, a client that never connected to the
+    # scheduler) stayed in object storage forever.
+    context = zmq.Context()
+    storage = ObjectStorageConnection(context, cluster.object_storage_address)
+    try:
+        with Client(address=cluster.get_address()) as client:
+            owned = random_object_id(client.identity)
+            storage.put(owned, [b"\x00", b"kept"], wait=True, timeout=30)
+            storage.put(random_object_id(b"Client|never-connected"), [b"\x00", b"garbage"], wait=True, timeout=30)
+            before = storage.stats(timeout=30).objects
+            wait_until(lambda: storage.stats(timeout=30).objects == before - 1, timeout=60, interval=0.5)
+            assert [bytes(f) for f in storage.get(owned, timeout=30)] == [b"\x00", b"kept"]
+    finally:
+        storage.close()
+        context.term()
+
+
+def test_a_read_from_storage_that_never_answers_ends_at_its_deadline() -> None:
+    # Before: ObjectStorageConnection.get waited forever by default, and the processor used that default.
+    context = zmq.Context()
+    nowhere = f"tcp://127.0.0.1:{free_tcp_port()}"
+    storage = ObjectStorageConnection(context, nowhere)
+    object_id = random_object_id(b"Client|someone")
+    try:
+        with pytest.raises(ObjectLostError, match=f"{object_id.hex()}.*{nowhere}.*did not answer"):
+            storage.get(object_id, timeout=0.5)
+    finally:
+        storage.close()
+        context.term()

@@ -27,6 +27,7 @@ import zmq
 from scaler import errors
 from scaler.client.future import ScalerFuture
 from scaler.io.loop import EventLoop
+from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -84,6 +85,7 @@ class ClientAgent(threading.Thread):
         self._tx_storage: zmq.Socket[Any] | None = None  # uploads; guarded by _upload_lock
         self._upload_lock = threading.Lock()
         self._deferred_uploads: collections.deque[list[Any]] = collections.deque()
+        self._result_reads: collections.deque[tuple[float, int, bytes]] = collections.deque()  # (deadline, id, obj)
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
         self._last_echo = time.monotonic()
@@ -249,6 +251,17 @@ class ClientAgent(threading.Thread):
             return
         self._scheduler.send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0)))
         self.flush_deferred_uploads()
+        self._expire_result_reads()
+
+    def _expire_result_reads(self) -> None:
+        """A large result's read has a deadline too: a storage that never answers fails the future (ObjectLostError)."""
+        now, reads = time.monotonic(), self._result_reads
+        while reads and (reads[0][0] <= now or reads[0][1] not in self.storage_waiters):  # due, or answered
+            _, request_id, object_id = reads.popleft()
+            waiter = self.storage_waiters.pop(request_id, None)
+            if waiter is not None:
+                why = f"object storage did not answer in {READ_DEADLINE_SECONDS:g}s"
+                waiter(m.ObjectData(object_id, request_id, False, why), [])
 
     def _on_scheduler(self) -> None:
         for _ in range(2000):
@@ -299,6 +312,7 @@ class ClientAgent(threading.Thread):
             # Large result: fetch it straight from object storage, then forget it there (read once).
             request_id = next(self.request_ids)
             self.storage_waiters[request_id] = lambda header, frames: self._complete(result, header, frames)
+            self._result_reads.append((time.monotonic() + READ_DEADLINE_SECONDS, request_id, payload.data))
             assert self._storage is not None
             read_once = not future.keeps_result_object  # a graph node's result may still feed other nodes
             self._storage.send(codec.encode_one(m.ObjectGet(payload.data, request_id, read_once)))

@@ -27,7 +27,7 @@ def bind_socket(socket: zmq.Socket[Any], address: str) -> None:
         socket.bind(address)
     except zmq.ZMQError as error:
         socket.close(linger=0)
-        raise BindError(f"cannot bind {address}: {error.strerror}") from None
+        raise BindError(f"cannot bind {address}: {zmq.strerror(error.errno or 0)}") from None
 
 
 def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:

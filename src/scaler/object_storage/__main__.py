@@ -5,7 +5,7 @@ import os
 import sys
 
 from scaler.io.lifetime import exit_with_parent_from_env
-from scaler.io.logs import basic_logging
+from scaler.io.logs import FatalError, basic_logging
 from scaler.object_storage.server import serve
 
 READY_FD_ENV = "SCALER_READY_FD"
@@ -17,4 +17,7 @@ if __name__ == "__main__":
     basic_logging(sys.argv[2] if len(sys.argv) >= 3 else "INFO")
     ready_fd = os.environ.pop(READY_FD_ENV, "")
     quota = int(sys.argv[3]) if len(sys.argv) == 4 else 0
-    serve(sys.argv[1], quota, int(ready_fd) if ready_fd.isdigit() else None)
+    try:
+        serve(sys.argv[1], quota, int(ready_fd) if ready_fd.isdigit() else None)
+    except FatalError as error:  # e.g. the port is taken: one line, no traceback
+        sys.exit(f"object storage server: {error}")

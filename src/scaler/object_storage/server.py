@@ -18,6 +18,7 @@ import zmq
 from scaler.ids import OWNER_PREFIX_BYTES, owner_prefix, short
 from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import EventLoop
+from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
 from scaler.io.sockets import BindError, bind_router
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
@@ -44,6 +45,7 @@ class ObjectStorageServer:
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
         self.loop.call_every(_TICK_SECONDS, self._on_tick)
+        self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)
 
     def run(self) -> None:
         logger.info("object storage server listening on %s (pid %d)", self.address, os.getpid())

@@ -32,8 +32,8 @@ Blob = Sequence[Any]  # buffers: bytes, memoryview or zmq.Frame
 PARKED_READ_SECONDS = 60.0  # a read waits this long for an upload still in flight (a large one, a slow link)
 UNLISTED_GRACE_SECONDS = 10.0  # the scheduler lists a new client within a second: 10 s is the race, with margin
 LISTING_FRESH_SECONDS = 10.0  # the owner lists are trusted while the last one is this recent
-UNLISTED_BUDGET_BYTES = 8 << 20  # objects of owners never listed, all together (see module docstring)
-UNLISTED_BUDGET_OBJECTS = 2_000
+UNLISTED_BUDGET_BYTES = 4 << 20  # objects of owners never listed, all together (see module docstring)
+UNLISTED_BUDGET_OBJECTS = 1_000
 MAX_PARKED_READS = 50_000
 REMEMBERED_REFUSALS = 10_000
 

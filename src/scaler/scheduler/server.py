@@ -35,6 +35,7 @@ from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
 from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.io.loop import make_event_loop
+from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
 from scaler.io.sockets import BindError, bind_router, bind_socket, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -110,6 +111,7 @@ class SchedulerServer:
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
+        self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)
         self._status = StatusReporter(self.core, self.address)
         self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
@@ -176,8 +178,7 @@ class SchedulerServer:
                 f"the object storage server at {self.object_storage_address} (pid {process.pid}) exited with "
                 f"{_exit_status(process.returncode)}; stopping the scheduler, as the objects it held are lost"
             )
-            logger.error("%s", self.failure)
-            self.loop.stop()
+            self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
 
     def _list_owners(self) -> None:
         clients = self.core.clients

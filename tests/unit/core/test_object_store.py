@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
+
 from scaler.ids import owner_prefix, random_object_id
+from scaler.io.logs import RateLimitedLog
 from scaler.object_storage.store import (
     PARKED_READ_SECONDS,
     UNLISTED_BUDGET_BYTES,
@@ -109,3 +114,11 @@ def test_deleting_an_owner_wakes_its_readers_with_not_found() -> None:
     store.get(object_id, READER, now=0.0)
     count, deliveries = store.delete_owner(owner_prefix(ALICE))
     assert count == 0 and [d.blob for d in deliveries] == [None] and store.waiting_requests == 0
+
+
+def test_warnings_about_bad_input_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    log = RateLimitedLog(logging.getLogger("test.flood"), burst=3, interval=3600)
+    with caplog.at_level(logging.WARNING, logger="test.flood"):
+        for i in range(1000):
+            log.warning(f"dropping message from peer{i}", "garbage")
+    assert len(caplog.records) == 3

@@ -1,0 +1,31 @@
+"""Give freed heap memory back to the operating system.
+
+glibc keeps memory that was freed in its arenas (one per thread that allocated, zmq's I/O threads included) for
+reuse; after a burst (a flood of garbage frames, a big transfer) a long-running server would keep the peak as its
+RSS for good. ``malloc_trim`` returns what is free. Servers call it on a slow timer; it is a no-op elsewhere.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+from collections.abc import Callable
+
+TRIM_INTERVAL_SECONDS = 10.0
+
+
+def _load_trim() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        trim: Callable[[int], int] = libc.malloc_trim
+        return trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_trim = _load_trim()
+
+
+def release_free_memory() -> None:
+    if _trim is not None:
+        _trim(0)
