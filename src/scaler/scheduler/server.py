@@ -26,6 +26,7 @@ from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+from scaler.scheduler.task_memory import trim_heap
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -144,6 +145,9 @@ class SchedulerServer:
             send([peer, codec.encode(messages)])
         for message in outbox.to_storage:
             self._storage.send(codec.encode_one(message))
+        if self.core.heap_trim_due:  # a client with many tasks left: give its memory back to the OS
+            self.core.heap_trim_due = False
+            trim_heap()
         if self.core.stop_requested:
             self.loop.stop()
 
