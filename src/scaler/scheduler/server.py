@@ -26,7 +26,7 @@ from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
-from scaler.scheduler.task_memory import trim_heap
+from scaler.scheduler.task_memory import TRIM_SECONDS, trim_heap
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -76,6 +76,7 @@ class SchedulerServer:
         self.loop.add_reader(self._router, self._on_router)
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
+        self.loop.call_every(TRIM_SECONDS, trim_heap)  # what a burst of messages left in zmq's heap goes back
         self._status = StatusReporter(self.core, self.address)
         self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
@@ -147,7 +148,7 @@ class SchedulerServer:
             self._storage.send(codec.encode_one(message))
         if self.core.heap_trim_due:  # a client with many tasks left: give its memory back to the OS
             self.core.heap_trim_due = False
-            trim_heap()
+            trim_heap(collect=True)
         if self.core.stop_requested:
             self.loop.stop()
 
