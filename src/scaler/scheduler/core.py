@@ -117,7 +117,7 @@ class SchedulerCore:
 
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
-        for client_id, credit in self.flow.grants(len(self.queue), self._unfinished):
+        for client_id, credit in self.flow.grants(len(self.queue), self._free_slots, self._unfinished):
             self._out[client_id].append(credit)
         for peer, messages in self.managers.take_outbox().items():
             self._out[peer].extend(messages)
@@ -173,6 +173,9 @@ class SchedulerCore:
     def _unfinished(self, client_id: bytes) -> int:
         client = self.clients.get(client_id)
         return len(client.tasks) if client is not None else 0
+
+    def _free_slots(self) -> int:
+        return sum(max(0, worker.free_slots) for worker in self.workers.values())
 
     def _on_graph_task(self, peer: bytes, graph: m.GraphTask, now: float) -> None:
         client = self._touch_client(peer, now)

@@ -10,8 +10,9 @@ Two bounds, both counted in tasks:
   credits not yet used included. Always on (``DEFAULT_CLIENT_WINDOW`` unless configured), so even with
   no queue limit one client costs at most about ``client_window`` x (bytes per task) of scheduler memory;
 - ``queue_limit`` (``--max-number-of-tasks-waiting``, -1 for none): the most tasks queued while the workers
-  are saturated, shared by all clients. Credits not yet used count as queued, so the bound is exact; a task
-  taken back from a worker (balancing, a worker death) may overshoot it until the queue drains.
+  are saturated, shared by all clients. The room is the limit plus the workers' free slots (a task that goes
+  straight to a worker does not wait), less the queued tasks and the credits not yet used, so the bound is
+  exact; a task taken back from a worker (balancing, a worker death) may overshoot it until the queue drains.
 
 A client learns its credits either up front (no queue limit: the whole window when it connects) or when it
 asks (``SubmitCreditRequest``, sent once it has none left); afterwards every task it sends marks it as
@@ -90,13 +91,16 @@ class FlowControl:
             return f"scheduler queue is full ({limit} tasks waiting)"
         return None
 
-    def grants(self, queued: int, unfinished: Callable[[bytes], int]) -> list[tuple[bytes, m.SubmitCredit]]:
+    def grants(
+        self, queued: int, free_slots: Callable[[], int], unfinished: Callable[[bytes], int]
+    ) -> list[tuple[bytes, m.SubmitCredit]]:
         """Top up the clients that want credits, as far as room allows; the messages to send them."""
         if not self._wanting:
             return []
         limit, window = self.queue_limit, self.client_window
-        room = limit - queued - self._outstanding if limit >= 0 else window
-        share = window if limit < 0 else max(1, min(window, limit // len(self._wanting)))
+        capacity = limit + free_slots() if limit >= 0 else window
+        room = capacity - queued - self._outstanding
+        share = window if limit < 0 else max(1, min(window, capacity // len(self._wanting)))
         out: list[tuple[bytes, m.SubmitCredit]] = []
         for client_id in list(self._wanting):
             account = self._accounts[client_id]

@@ -151,3 +151,12 @@ def test_task_queue_drops_stale_entries_once_they_outnumber_live_ones() -> None:
         queue.discard(n.to_bytes(4, "big"))
     assert len(queue) == 1000 and len(queue._heap) < 3000
     assert [queue.pop() for _ in range(3)] == [n.to_bytes(4, "big") for n in range(4000, 4003)]
+
+
+def test_a_zero_queue_limit_admits_only_what_the_workers_can_take() -> None:
+    core = make_core(max_number_of_tasks_waiting=0)
+    connect(core)
+    core.handle(CLIENT, m.SubmitCreditRequest(10, 0), 1.0)
+    assert credits_in(core.flush().to_peers.get(CLIENT, [])) == 0  # no worker: nowhere to go without waiting
+    core.handle(W1, worker_heartbeat(queue_size=3), 1.0)
+    assert credits_in(core.flush().to_peers[CLIENT]) == 3
