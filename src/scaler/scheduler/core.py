@@ -91,6 +91,7 @@ class SchedulerCore:
         self.flow = FlowControl(settings.max_number_of_tasks_waiting, settings.client_window)
         self._interned: dict[bytes | str, bytes | str] = {}  # function ids and names shared by queued tasks
         self.heap_trim_due = False  # a large drop freed memory the shell may hand back to the OS
+        self._next_unplaceable_scan = 0.0
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -401,6 +402,10 @@ class SchedulerCore:
             release_dependents(self, record, message if succeeded else failure_for_dependents(message))
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
+        # The scan is O(queued tasks): on a long queue every tick would take the scheduler's whole time.
+        if len(self.queue) > 10_000 and now < self._next_unplaceable_scan:
+            return
+        self._next_unplaceable_scan = now + 5.0
         for record in unplaceable_tasks(self.queue, self.tasks, self.workers, self.managers.could_provide, now):
             task_id = record.task.task_id
             self.queue.discard(task_id)
