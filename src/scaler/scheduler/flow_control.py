@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 from scaler.protocol import messages as m
 
-# About 50 MB of scheduler memory per client at the per-task cost bench/backpressure.py reports (< 0.5 KB), and
-# far more tasks in flight than a cluster needs to keep its workers busy.
+# About 70 MB of scheduler memory per client at the per-task cost bench/backpressure.py reports (0.7 KB; 1 KB
+# at the peak of a burst), and far more tasks in flight than a cluster needs to keep its workers busy.
 DEFAULT_CLIENT_WINDOW = 100_000
 
 
