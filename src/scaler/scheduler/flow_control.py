@@ -19,7 +19,9 @@ asks (``SubmitCreditRequest``, sent once it has none left); afterwards every tas
 wanting more, and ``grants`` tops it up, in batches, whenever room appears. With a queue limit each wanting
 client is topped up to its share of the limit, so an idle client holds few credits. A client inside a task
 (its priority is > 0) is never held back by the queue limit: its parents occupy the workers and may wait
-for it, so holding it back could deadlock a full cluster. Pure bookkeeping: no clock, no I/O.
+for it, so holding it back could deadlock a full cluster. A graph (``GraphTask``) is not charged: it is
+accepted whole, and its nodes count against the client's window like any unfinished task. Pure
+bookkeeping: no clock, no I/O.
 """
 
 from __future__ import annotations
