@@ -14,6 +14,7 @@
     │   ├── SchedulerUnavailableError    the scheduler did not answer / went away
     │   │   └── ClientDroppedError       the scheduler had dropped this client (silent too long)
     │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
+    │   ├── SubmitTimeoutError           a submit waited longer than submit_timeout_seconds for room
     │   ├── ProtocolMismatchError        the scheduler speaks another protocol version
     │   └── MissingObjectError           an ObjectReference this client no longer knows
     └── ObjectStorageError               the object storage server is unreachable, or refused an object (quota)
@@ -84,6 +85,10 @@ class SchedulerUnavailableError(ClientError, ConnectionError):
 class ClientDroppedError(SchedulerUnavailableError):
     """The scheduler had dropped this client for being silent past its ``client_timeout_seconds``
     (a laptop that slept); the client's unfinished tasks were cancelled."""
+
+
+class SubmitTimeoutError(ClientError, TimeoutError):
+    """The scheduler stayed full (back-pressure) for the client's whole ``submit_timeout_seconds``."""
 
 
 class ProtocolMismatchError(ClientError):

@@ -25,6 +25,7 @@ from typing import Any
 import zmq
 
 from scaler import errors
+from scaler.client.flow_control import SubmitCredits
 from scaler.client.future import ScalerFuture
 from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
@@ -69,6 +70,8 @@ class ClientAgent(threading.Thread):
         self.failure: BaseException | None = None
         self.shutdown_response: m.ShutdownResponse | None = None
         self.shutdown_answered = threading.Event()
+        self.credits = SubmitCredits(self._ask_for_credits)  # back-pressure: see client/flow_control.py
+        self.priority = 0  # > 0 inside a task (set by the Client): exempt from the scheduler's queue limit
         self._serializer = serializer
         self._heartbeat_interval = heartbeat_interval
         self._timeout = timeout_seconds
@@ -99,6 +102,9 @@ class ClientAgent(threading.Thread):
             if self._stopped:
                 raise errors.ClientClosedError("client is disconnected")
             self._tx_scheduler.send(payload)
+
+    def _ask_for_credits(self, wanted: int) -> None:
+        self.forward_to_scheduler(codec.encode_one(m.SubmitCreditRequest(wanted, self.priority)))
 
     def upload(self, frames: list[Any], request_id: int = 0) -> None:
         """Send an ObjectPut (or ObjectDelete) to object storage, from the calling thread.
@@ -211,6 +217,7 @@ class ClientAgent(threading.Thread):
             loop.run()
         finally:
             self._stopped = True
+            self.credits.fail(self.failure or errors.ClientClosedError("client is disconnected"))
             self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
             for socket in (self._inbox, self._scheduler, self._storage):
                 if socket is not None:
@@ -281,6 +288,8 @@ class ClientAgent(threading.Thread):
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.TaskResult):
             self._on_result(message)
+        elif isinstance(message, m.SubmitCredit):
+            self.credits.add(message)
         elif isinstance(message, m.TaskCancelConfirm):
             future = self.futures.pop(message.task_id, None)
             if future is not None:

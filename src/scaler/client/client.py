@@ -7,6 +7,11 @@
 Inside a task, ``Client()`` with no address connects to the scheduler of the worker running the task, and
 its tasks get a higher priority than their parent so that they run first (nested tasks cannot deadlock a
 busy cluster). A client is picklable: the copy connects anew to the same scheduler.
+
+Back-pressure: a submit blocks while the scheduler has no room for another task of this client (see
+client/flow_control.py): at most ``--max-number-of-tasks-waiting`` queued tasks in all, and a bounded number
+of unfinished tasks per client. ``submit_timeout_seconds`` bounds that wait (``SubmitTimeoutError``); None,
+the default, waits as long as the scheduler is alive.
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class Client:
         serializer: Serializer = DEFAULT_SERIALIZER,
         stream_output: bool = False,
         object_storage_address: str | None = None,
+        submit_timeout_seconds: float | None = None,
     ) -> None:
         """Connect to the scheduler at ``address`` and wait for its first answer (parameters: see the class)."""
         context = current_task_context()
@@ -87,6 +93,7 @@ class Client:
         self._profiling = profiling
         self._stream_output = stream_output
         self._timeout_seconds = timeout_seconds
+        self._submit_timeout_seconds = submit_timeout_seconds
         self._heartbeat_interval_seconds = heartbeat_interval_seconds
         self._serializer = serializer
         self._priority = context.priority + 1 if context is not None else 0
@@ -96,6 +103,8 @@ class Client:
         self._agent = ClientAgent(
             self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
         )
+        self._agent.priority = self._priority
+        self._credits = self._agent.credits
         self._encoder = PayloadEncoder(
             self._identity, serializer, self._agent.upload, self._release_objects, self._agent.request_ids
         )
@@ -154,6 +163,7 @@ class Client:
                 self._timeout_seconds,
                 self._heartbeat_interval_seconds,
                 self._stream_output,
+                self._submit_timeout_seconds,
             ),
         )
 
@@ -217,7 +227,13 @@ class Client:
                 objects (use it after modifying an argument in place).
         """
         self._check_open()
-        task, future = self._build_task(fn, self._encoder.function_id(fn), args, kwargs, capabilities, reserialize)
+        function_id = self._encoder.function_id(fn)
+        self._credits.take(1, self._submit_timeout_seconds, self._pending_count)  # blocks while the scheduler is full
+        try:
+            task, future = self._build_task(fn, function_id, args, kwargs, capabilities, reserialize)
+        except BaseException:
+            self._credits.put_back(1)
+            raise
         self._agent.futures[task.task_id] = future
         self._agent.forward_to_scheduler(codec.encode_one(task))
         return future
@@ -272,23 +288,51 @@ class Client:
         """Submit one task per argument tuple, in batches (one message per thousand tasks); the futures.
 
         Use it instead of ``starmap`` to handle results as they come (``concurrent.futures.as_completed``) or
-        to follow them with ``scaler.progress(futures)``.
+        to follow them with ``scaler.progress(futures)``. Blocks while the scheduler is full (see the module's
+        doc); if the wait times out or the client fails meanwhile, the tasks this call already sent are cancelled
+        and the error is raised.
         """
         self._check_open()
         function_id = self._encoder.function_id(fn)
         futures: list[ScalerFuture] = []
         batch: list[m.Task] = []
-        for args in iterable:
-            task, future = self._build_task(fn, function_id, tuple(args), {}, capabilities, reserialize)
-            self._agent.futures[task.task_id] = future
-            futures.append(future)
-            batch.append(task)
-            if len(batch) >= _BATCH:
+        credits = 0
+        try:
+            for args in iterable:
+                if credits == 0:
+                    if batch:  # send what is built before waiting for room: the scheduler may need it to make room
+                        self._agent.forward_to_scheduler(codec.encode(batch))
+                        batch = []
+                    credits = self._credits.take(_BATCH, self._submit_timeout_seconds, self._pending_count)
+                task, future = self._build_task(fn, function_id, tuple(args), {}, capabilities, reserialize)
+                credits -= 1
+                self._agent.futures[task.task_id] = future
+                futures.append(future)
+                batch.append(task)
+                if len(batch) >= _BATCH:
+                    self._agent.forward_to_scheduler(codec.encode(batch))
+                    batch = []
+            if batch:
                 self._agent.forward_to_scheduler(codec.encode(batch))
-                batch = []
-        if batch:
-            self._agent.forward_to_scheduler(codec.encode(batch))
+        except BaseException:
+            self._abandon(futures, batch)
+            raise
+        finally:
+            self._credits.put_back(credits)
         return futures
+
+    def _abandon(self, futures: list[ScalerFuture], unsent: list[m.Task]) -> None:
+        """A submit_many that failed half-way: cancel what it sent, forget what it did not."""
+        for task in unsent:
+            future = self._agent.futures.pop(task.task_id, None)
+            if future is not None:
+                future._finish_cancelled()
+        sent = [f for f in futures if not f.done()]
+        if sent and not self._closed and self._agent.is_alive():
+            try:
+                self._agent.forward_to_scheduler(codec.encode([m.TaskCancel(f.task_id, True) for f in sent]))
+            except errors.ClientClosedError:
+                pass
 
     def get(
         self,
@@ -403,6 +447,9 @@ class Client:
         if not self._closed:
             self._agent.forward_to_scheduler(codec.encode_one(m.TaskCancel(future.task_id, True)))
 
+    def _pending_count(self) -> int:
+        return len(self._agent.futures)
+
     def _check_open(self) -> None:
         if self._closed or not self._agent.is_alive():
             raise errors.ClientClosedError(f"client is disconnected{_cause(self._agent.failure)}")
@@ -417,11 +464,19 @@ def _function_name(fn: Any) -> str:
     return name if isinstance(name, str) else type(fn).__name__
 
 
-def _rebuild_client(address: str, profiling: bool, timeout: int, heartbeat: int, stream_output: bool) -> Client:
+def _rebuild_client(
+    address: str,
+    profiling: bool,
+    timeout: int,
+    heartbeat: int,
+    stream_output: bool,
+    submit_timeout: float | None = None,
+) -> Client:
     return Client(
         address,
         profiling=profiling,
         timeout_seconds=timeout,
         heartbeat_interval_seconds=heartbeat,
         stream_output=stream_output,
+        submit_timeout_seconds=submit_timeout,
     )

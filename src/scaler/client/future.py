@@ -1,21 +1,35 @@
-"""ScalerFuture: a ``concurrent.futures.Future`` for one task.
+"""ScalerFuture: a ``concurrent.futures.Future`` for one task, cheap enough to hold a million of.
 
-State changes only through the stdlib's own methods (``set_result``, ``set_exception``, ``cancel`` followed
-by ``set_running_or_notify_cancel``), so ``concurrent.futures.wait`` and ``as_completed`` see exactly what
-they expect. A submitted future stays PENDING (not RUNNING) until it ends: that is what lets a confirmed
-remote cancel move it to CANCELLED through the public ``cancel()``.
+The stdlib's ``Future.__init__`` builds a ``threading.Condition`` (a lock, a deque and bound methods) and two
+lists for every future: about 2.5 KB, most of a pending task's cost in the client. A ScalerFuture has a plain
+lock and creates its Condition, its waiter list and its callback list only when something needs them (a
+thread blocks in ``result()``, ``concurrent.futures.wait``/``as_completed`` registers, a callback is added),
+so a pending future costs a few hundred bytes (bench/backpressure.py measures it). Everything else is the
+stdlib's contract, kept exactly: the same state names and transitions (``wait`` and ``as_completed`` read
+them), ``_condition`` and ``_waiters`` for those two functions, callbacks called once in order, asyncio's
+``wrap_future``. A submitted future stays PENDING (not RUNNING) until it ends: that is what lets a confirmed
+remote cancel move it to CANCELLED.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import threading
 from collections.abc import Callable, Generator
+from concurrent.futures import _base
 from dataclasses import dataclass
 from typing import Any
 
 from scaler.protocol import messages as m
+
+logger = logging.getLogger("scaler.client")
+
+_PENDING, _RUNNING, _FINISHED = _base.PENDING, _base.RUNNING, _base.FINISHED
+_CANCELLED, _NOTIFIED = _base.CANCELLED, _base.CANCELLED_AND_NOTIFIED  # NOTIFIED: wait() waiters were told
+_CANCELLED_STATES = (_CANCELLED, _NOTIFIED)
+_DONE_STATES = (_CANCELLED, _NOTIFIED, _FINISHED)
 
 
 @dataclass(frozen=True)
@@ -36,14 +50,34 @@ class ScalerFuture(concurrent.futures.Future[Any]):
     never directly.
     """
 
+    __slots__ = (
+        "_callbacks",
+        "_cond",
+        "_exception",
+        "_lock",
+        "_profile",
+        "_request_cancel",
+        "_result",
+        "_state",
+        "_task_id",
+        "_waiter_list",
+        "keeps_result_object",
+    )  # fmt: skip
+
     def __init__(self, task_id: bytes, request_cancel: Callable[[ScalerFuture], None]) -> None:
         """Made by the client for each task it sends; ``request_cancel`` asks the scheduler to cancel it."""
-        super().__init__()
+        # Deliberately not super().__init__(): see the module's doc. These are the attributes it would set.
         self._task_id = task_id
         self._request_cancel = request_cancel
         self._profile: m.Profile | None = None
-        self._cancel_answered = threading.Event()
         self.keeps_result_object = False  # graph nodes: the client deletes result objects when the graph ends
+        self._state = _PENDING
+        self._result: Any = None
+        self._exception: BaseException | None = None
+        self._lock = threading.Lock()  # guards the state; the Condition, once made, is built on it
+        self._cond: threading.Condition | None = None
+        self._waiter_list: list[Any] | None = None
+        self._callbacks: list[Callable[[concurrent.futures.Future[Any]], object]] | None = None
 
     @property
     def task_id(self) -> bytes:
@@ -67,29 +101,150 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         if self.done():
             return self.cancelled()
         self._request_cancel(self)
-        self._cancel_answered.wait(timeout)
+        self._wait(timeout)  # the scheduler's answer ends the future: cancelled, or finished after all
         return self.cancelled()
 
     def __await__(self) -> Generator[Any, None, Any]:
         """``await future`` in asyncio: the result, or the exception raised."""
         return asyncio.wrap_future(self).__await__()
 
+    # --- the concurrent.futures.Future interface, without a Condition until someone waits ---------------------
+
+    # The stdlib's two are plain attributes; wait() and as_completed() lock _condition and register in _waiters.
+    @property
+    def _condition(self) -> threading.Condition:  # type: ignore[override]
+        cond = self._cond
+        if cond is None:
+            with self._lock:
+                if self._cond is None:
+                    self._cond = threading.Condition(self._lock)
+                cond = self._cond
+        return cond
+
+    @property
+    def _waiters(self) -> list[Any]:  # type: ignore[override]  # only read while _condition is held
+        if self._waiter_list is None:
+            self._waiter_list = []
+        return self._waiter_list
+
+    def cancelled(self) -> bool:
+        return self._state in _CANCELLED_STATES
+
+    def running(self) -> bool:
+        return self._state == _RUNNING
+
+    def done(self) -> bool:
+        return self._state in _DONE_STATES
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._state not in _DONE_STATES:
+            self._wait(timeout)
+        state = self._state
+        if state in _CANCELLED_STATES:
+            raise concurrent.futures.CancelledError()
+        if state != _FINISHED:
+            raise TimeoutError()
+        if self._exception is not None:
+            try:
+                raise self._exception
+            finally:
+                self = None  # type: ignore[assignment]  # break the cycle through the traceback, as the stdlib does
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        if self._state not in _DONE_STATES:
+            self._wait(timeout)
+        state = self._state
+        if state in _CANCELLED_STATES:
+            raise concurrent.futures.CancelledError()
+        if state != _FINISHED:
+            raise TimeoutError()
+        return self._exception
+
+    def add_done_callback(self, fn: Callable[[concurrent.futures.Future[Any]], object]) -> None:
+        with self._lock:
+            if self._state not in _DONE_STATES:
+                if self._callbacks is None:
+                    self._callbacks = []
+                self._callbacks.append(fn)
+                return
+        try:
+            fn(self)
+        except Exception:
+            logger.exception("exception calling callback for %r", self)
+
+    def set_running_or_notify_cancel(self) -> bool:
+        with self._lock:
+            if self._state == _CANCELLED:
+                self._state = _NOTIFIED
+                for waiter in self._waiter_list or ():
+                    waiter.add_cancelled(self)
+                return False
+            if self._state == _PENDING:
+                self._state = _RUNNING
+                return True
+        raise RuntimeError("Future in unexpected state")
+
+    def set_result(self, result: Any) -> None:
+        self._settle(result, None)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._settle(None, exception)
+
+    def __repr__(self) -> str:
+        state = _base._STATE_TO_DESCRIPTION_MAP[self._state]
+        if self._state == _FINISHED:
+            exception = self._exception
+            outcome = f"raised {type(exception).__name__}" if exception else f"returned {type(self._result).__name__}"
+            return f"<{type(self).__name__} at {id(self):#x} state={state} {outcome}>"
+        return f"<{type(self).__name__} at {id(self):#x} state={state}>"
+
+    def _settle(self, result: Any, exception: BaseException | None) -> None:
+        with self._lock:
+            if self._state in _DONE_STATES:
+                raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+            self._result, self._exception, self._state = result, exception, _FINISHED
+            for waiter in self._waiter_list or ():
+                if exception is not None:
+                    waiter.add_exception(self)
+                else:
+                    waiter.add_result(self)
+            if self._cond is not None:
+                self._cond.notify_all()
+        self._invoke_callbacks()
+
+    def _invoke_callbacks(self) -> None:
+        callbacks, self._callbacks = self._callbacks, None  # each is called once; the list is freed
+        for callback in callbacks or ():
+            try:
+                callback(self)
+            except Exception:
+                logger.exception("exception calling callback for %r", self)
+
+    def _wait(self, timeout: float | None) -> None:
+        cond = self._condition
+        with cond:
+            cond.wait_for(self.done, timeout)
+
     # --- called by the client's I/O thread ---------------------------------------------------------------------
 
     def _finish_cancelled(self) -> None:
-        if concurrent.futures.Future.cancel(self):
-            self.set_running_or_notify_cancel()  # wakes wait()/as_completed() waiters, as executors do
-        self._cancel_answered.set()
+        """The scheduler confirmed the cancel (or the client closed): CANCELLED, waiters told at once."""
+        with self._lock:
+            if self._state in _DONE_STATES:
+                return
+            self._state = _NOTIFIED
+            for waiter in self._waiter_list or ():
+                waiter.add_cancelled(self)
+            if self._cond is not None:
+                self._cond.notify_all()
+        self._invoke_callbacks()
 
     def _finish(self, value: Any = None, error: BaseException | None = None, profile: m.Profile | None = None) -> None:
         if self.done():
             return
         self._profile = profile
         try:
-            if error is not None:
-                self.set_exception(error)
-            else:
-                self.set_result(value)
+            self._settle(value, error)
         except concurrent.futures.InvalidStateError:
             pass  # lost a race against a local cancel: the first outcome stands
-        self._cancel_answered.set()

@@ -108,13 +108,16 @@ class EventLoop:
                 self._guard(callback)
 
     def _run_due_timers(self) -> int:
+        # Each timer due at this instant runs once; a periodic one that overran its interval is next due one
+        # interval after it returned. (Rescheduling from the time before it ran made a tick slower than its
+        # interval due again at once, forever: sockets were never polled and every peer timed out.)
         now = time.monotonic()
         while self._timers and self._timers[0][0] <= now:
             due, seq, interval, callback = heapq.heappop(self._timers)
-            if interval > 0:
-                heapq.heappush(self._timers, (max(due + interval, now), seq, interval, callback))
             self._guard(callback)
-            now = time.monotonic()
+            if interval > 0:
+                heapq.heappush(self._timers, (max(due + interval, time.monotonic()), seq, interval, callback))
+        now = time.monotonic()
         if not self._timers:
             return 1000
         return max(0, min(1000, int((self._timers[0][0] - now) * 1000) + 1))

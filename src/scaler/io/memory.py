@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from collections.abc import Callable
 
 TRIM_INTERVAL_SECONDS = 10.0
@@ -26,6 +27,11 @@ def _load_trim() -> Callable[[int], int] | None:
 _trim = _load_trim()
 
 
-def release_free_memory() -> None:
+def release_free_memory(collect: bool = False) -> None:
+    """Return freed heap pages (a no-op where glibc's ``malloc_trim`` does not exist). With ``collect``, first a
+    full garbage collection, which also empties CPython's free lists: each freed tuple or dict kept there can pin
+    a 1 MB arena of its small-object allocator (rare: it costs a pass over every tracked object)."""
+    if collect:
+        gc.collect()
     if _trim is not None:
         _trim(0)

@@ -25,10 +25,12 @@ from scaler.scheduler.allocation import place_queued_tasks, unplaceable_tasks
 from scaler.scheduler.balancing import Balancer
 from scaler.scheduler.deaths import MAX_DEATHS, processor_died, recover_tasks
 from scaler.scheduler.departures import DepartedClients
+from scaler.scheduler.flow_control import DEFAULT_CLIENT_WINDOW, FlowControl
 from scaler.scheduler.graphs import accept_graph, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
 from scaler.scheduler.replies import failure_for_dependents, mismatch, no_capable_worker, rejection
 from scaler.scheduler.tables import (
+    NO_KEYS,
     ClientRecord,
     TaskQueue,
     TaskRecord,
@@ -36,6 +38,7 @@ from scaler.scheduler.tables import (
     WorkerRecord,
     next_sequence,
 )
+from scaler.scheduler.task_memory import COMPACT_AFTER_DROPPING, share_fields
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -57,6 +60,7 @@ class SchedulerSettings:
     max_number_of_tasks_waiting: int = -1
     manager_timeout_seconds: float = 10.0
     object_retention_seconds: float = 60.0
+    client_window: int = DEFAULT_CLIENT_WINDOW  # most unfinished tasks per client (see flow_control.py)
 
 
 @dataclass
@@ -85,6 +89,10 @@ class SchedulerCore:
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
         self._departed = DepartedClients(settings.object_retention_seconds)
+        self.flow = FlowControl(settings.max_number_of_tasks_waiting, settings.client_window)
+        self._interned: dict[bytes | str, bytes | str] = {}  # function ids and names shared by queued tasks
+        self.heap_trim_due = False  # a large drop freed memory the shell may hand back to the OS
+        self._next_unplaceable_scan = 0.0
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -111,6 +119,8 @@ class SchedulerCore:
 
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
+        for client_id, credit in self.flow.grants(len(self.queue), self._free_slots, self._unfinished):
+            self._out[client_id].append(credit)
         for peer, messages in self.managers.take_outbox().items():
             self._out[peer].extend(messages)
         out, self._out = self._out, defaultdict(list)
@@ -134,27 +144,40 @@ class SchedulerCore:
         if client is None:
             logger.info("client %s connected", short(peer))
             self.clients[peer] = ClientRecord(peer, now)
+            credit = self.flow.client_joined(peer)
+            if credit is not None:  # before the echo, so the client can submit as soon as it is connected
+                self._send(peer, credit)
         else:
             client.last_seen = now
         self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address))
 
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)
-        if client is None:
-            self._send(peer, rejection(task.task_id, "client is not connected: send a ClientHeartbeat first"))
-            return
-        limit = self.settings.max_number_of_tasks_waiting
-        if limit >= 0 and len(self.queue) >= limit:
-            self._send(peer, rejection(task.task_id, f"scheduler queue is full ({limit} tasks waiting)"))
+        refusal = self.flow.on_task(peer, task.priority, len(self.queue), len(client.tasks) if client else 0)
+        if client is None or refusal is not None:
+            self._send(peer, rejection(task.task_id, refusal or "client is not connected"))
             return
         if task.task_id in self.tasks:
             logger.warning("dropping duplicate task %s from %s", task.task_id.hex(), short(peer))
             return
-        record = TaskRecord(task, TaskState.QUEUED, next_sequence(), now, required_keys=frozenset(task.capabilities))
+        share_fields(task, client.client_id, self._interned)
+        keys = frozenset(task.capabilities) if task.capabilities else NO_KEYS
+        record = TaskRecord(task, TaskState.QUEUED, next_sequence(), now, required_keys=keys)
         self.tasks[task.task_id] = record
         client.tasks.add(task.task_id)
         self.queue.push(task.task_id, task.priority, record.sequence)
         self.task_events.append((now, "queued", task, None, None))
+
+    def _on_credit_request(self, peer: bytes, request: m.SubmitCreditRequest, now: float) -> None:
+        if self._touch_client(peer, now) is not None:
+            self.flow.on_request(peer, request)
+
+    def _unfinished(self, client_id: bytes) -> int:
+        client = self.clients.get(client_id)
+        return len(client.tasks) if client is not None else 0
+
+    def _free_slots(self) -> int:
+        return sum(max(0, worker.free_slots) for worker in self.workers.values())
 
     def _on_graph_task(self, peer: bytes, graph: m.GraphTask, now: float) -> None:
         client = self._touch_client(peer, now)
@@ -218,6 +241,7 @@ class SchedulerCore:
         if client is None:
             return
         logger.info("client %s %s: cancelling %d task(s)", short(client_id), why, len(client.tasks))
+        self.flow.client_left(client_id)
         for task_id in client.tasks:
             record = self.tasks.pop(task_id, None)
             if record is None:
@@ -234,6 +258,11 @@ class SchedulerCore:
             self._to_storage.append(m.ObjectDeleteOwner(owner_prefix(client_id), 0))
         for worker_id in self.workers:  # no new task can use them: the processors' copies go at once
             self._send(worker_id, m.ObjectsReleased(client_id))
+        if len(client.tasks) >= COMPACT_AFTER_DROPPING:  # hand the memory of a large drop back (see task_memory)
+            self.tasks = dict(self.tasks)
+            self.queue.compact()
+            self._interned.clear()
+            self.heap_trim_due = True
 
     # --- workers -----------------------------------------------------------------------------------------------
 
@@ -376,6 +405,10 @@ class SchedulerCore:
                 self._send(client.client_id, message)
 
     def _fail_unplaceable_tasks(self, now: float) -> None:
+        # The scan is O(queued tasks): on a long queue every tick would take the scheduler's whole time.
+        if len(self.queue) > 10_000 and now < self._next_unplaceable_scan:
+            return
+        self._next_unplaceable_scan = now + 5.0
         for record in unplaceable_tasks(self.queue, self.tasks, self.workers, self.managers.could_provide, now):
             self.queue.discard(record.task.task_id)
             self._finish(record, no_capable_worker(record.task.task_id, record.required_keys), "no_capable_worker")
@@ -390,6 +423,7 @@ class SchedulerCore:
         m.TaskCancel: _on_task_cancel,
         m.ObjectsReleased: _on_objects_released,
         m.ClientDisconnect: _on_client_disconnect,
+        m.SubmitCreditRequest: _on_credit_request,
         m.WorkerHeartbeat: _on_worker_heartbeat,
         m.TaskResult: _on_task_result,
         m.TaskCancelConfirm: _on_cancel_confirm,

@@ -111,7 +111,7 @@ class SchedulerServer:
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
-        self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)
+        self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)  # what a burst left in zmq's heap goes back
         self._status = StatusReporter(self.core, self.address)
         self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
         self.loop.after_each_wake(self._flush)
@@ -212,6 +212,9 @@ class SchedulerServer:
             send([peer, codec.encode(messages)])
         for message in outbox.to_storage:
             self._storage.send(codec.encode_one(message))
+        if self.core.heap_trim_due:  # a client with many tasks left: give its memory back to the OS
+            self.core.heap_trim_due = False
+            release_free_memory(collect=True)
         if self.core.stop_requested:
             self.loop.stop()
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 from scaler.protocol import messages as m
 
+NO_KEYS: frozenset[str] = frozenset()  # shared by every task without capabilities (an empty frozenset is 216 bytes)
+
 
 class TaskState(enum.Enum):
     WAITING = "waiting"
@@ -42,7 +44,7 @@ class TaskRecord:
     deaths: int = 0  # workers and processors that died while running it (deaths.py)
     last_death_on: bytes | None = None  # the worker it last died on: a re-run goes elsewhere if it can
     cancel_requested: bool = False
-    required_keys: frozenset[str] = frozenset()
+    required_keys: frozenset[str] = NO_KEYS
     # Graph nodes only: how many dependencies are unfinished, who depends on this one, and whether the
     # client wants this node's result (intermediate nodes only feed their dependents).
     waiting_on: int = 0
@@ -87,6 +89,7 @@ class TaskQueue:
     def __init__(self) -> None:
         self._heap: list[tuple[int, int, bytes]] = []
         self._members: dict[bytes, int] = {}  # task id -> sequence of its live heap entry
+        self._stale = 0  # heap entries no longer in _members: rebuilt away once they outnumber the live ones
 
     def __len__(self) -> int:
         return len(self._members)
@@ -95,11 +98,28 @@ class TaskQueue:
         return task_id in self._members
 
     def push(self, task_id: bytes, priority: int, sequence: int) -> None:
+        if self._members.get(task_id) is not None:
+            self._stale += 1
         self._members[task_id] = sequence
         heapq.heappush(self._heap, (-priority, sequence, task_id))
 
     def discard(self, task_id: bytes) -> None:
-        self._members.pop(task_id, None)
+        if self._members.pop(task_id, None) is not None:
+            self._stale += 1
+            if self._stale > 1024 and self._stale > len(self._members):
+                self.compact()
+
+    def compact(self) -> None:
+        """Drop stale heap entries and shrink the tables (a dict keeps its largest size after deletions)."""
+        members, seen, live = self._members, set(), []
+        for entry in self._heap:
+            if members.get(entry[2]) == entry[1] and entry[2] not in seen:
+                seen.add(entry[2])
+                live.append(entry)
+        heapq.heapify(live)
+        self._heap = live
+        self._members = dict(members)
+        self._stale = 0
 
     def pop(self) -> bytes | None:
         """The next queued id (highest priority, then oldest), removed from the queue; None when empty."""
@@ -109,6 +129,7 @@ class TaskQueue:
             if members.get(task_id) == sequence:
                 del members[task_id]
                 return task_id
+            self._stale -= 1
         return None
 
     def ids(self) -> list[bytes]:

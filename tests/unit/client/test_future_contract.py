@@ -1,0 +1,85 @@
+"""ScalerFuture keeps the concurrent.futures.Future contract while building its Condition only on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+
+import pytest
+
+from scaler.client.future import ScalerFuture
+
+
+def make() -> ScalerFuture:
+    return ScalerFuture(b"t", lambda future: None)
+
+
+def test_a_pending_or_finished_future_nobody_waited_on_has_no_condition() -> None:
+    future = make()
+    assert not future.done() and not future.running() and not future.cancelled()
+    future._finish(42)
+    assert future.result() == 42 and future.exception() is None
+    assert future._cond is None  # the ~2 KB Condition the stdlib would have built for every future
+
+
+def test_result_blocks_until_another_thread_finishes_it() -> None:
+    future = make()
+    finisher = threading.Timer(0.05, lambda: future._finish("done"))
+    finisher.start()
+    assert future.result(timeout=30) == "done"
+    with pytest.raises(concurrent.futures.TimeoutError):
+        make().result(timeout=0.01)
+
+
+def test_exception_and_callbacks_in_order_once() -> None:
+    future = make()
+    seen: list[str] = []
+    future.add_done_callback(lambda f: seen.append("first"))
+    future.add_done_callback(lambda f: seen.append("second"))
+    future._finish(error=ValueError("boom"))
+    future._finish("ignored")  # a second outcome never replaces the first
+    future.add_done_callback(lambda f: seen.append("late"))  # added after the end: called at once
+    assert seen == ["first", "second", "late"]
+    with pytest.raises(ValueError, match="boom"):
+        future.result()
+    assert isinstance(future.exception(), ValueError)
+    assert "raised ValueError" in repr(future)
+
+
+def test_wait_and_as_completed_see_results_and_cancellations() -> None:
+    futures = [make() for _ in range(3)]
+    threading.Timer(0.05, lambda: futures[0]._finish(1)).start()
+    done, pending = concurrent.futures.wait(futures, timeout=30, return_when=concurrent.futures.FIRST_COMPLETED)
+    assert done == {futures[0]} and pending == {futures[1], futures[2]}
+    threading.Timer(0.05, futures[1]._finish_cancelled).start()
+    threading.Timer(0.1, lambda: futures[2]._finish(3)).start()
+    assert set(concurrent.futures.as_completed(futures, timeout=30)) == set(futures)
+    assert futures[1].cancelled() and futures[2].result() == 3
+
+
+def test_cancel_asks_the_scheduler_and_waits_for_its_answer() -> None:
+    requested: list[ScalerFuture] = []
+
+    def request(future: ScalerFuture) -> None:
+        requested.append(future)
+        threading.Timer(0.05, future._finish_cancelled).start()  # the scheduler confirms later
+
+    future = ScalerFuture(b"t", request)
+    assert future.cancel(timeout=30) is True
+    assert requested == [future] and future.cancelled()
+    with pytest.raises(concurrent.futures.CancelledError):
+        future.result()
+    finished = ScalerFuture(b"u", request)
+    finished._finish(1)
+    assert finished.cancel() is False and requested == [future]
+
+
+def test_awaitable_from_asyncio() -> None:
+    future = make()
+
+    async def main() -> object:
+        asyncio.get_running_loop().call_later(0.05, future._finish, "async ok")
+        return await future
+
+    assert asyncio.run(main()) == "async ok"
