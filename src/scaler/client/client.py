@@ -61,6 +61,9 @@ class Client:
             by line, each line labelled with its task (``[task 3fa1-42]``: client prefix, task number).
         object_storage_address: the object storage server to use; by default the one the scheduler names
             (set it when the scheduler's answer is not reachable from here, e.g. behind NAT).
+        submit_timeout_seconds: how long ``submit``/``map`` may block while the scheduler is full (it grants
+            each client a window of unfinished tasks, and ``--max-number-of-tasks-waiting`` bounds its queue)
+            before raising ``SubmitTimeoutError``; ``None`` waits as long as the scheduler keeps answering.
 
     Raises:
         ValueError: ``address`` is ``None`` outside a task, or is not a valid address.

@@ -128,15 +128,19 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         return self._waiter_list
 
     def cancelled(self) -> bool:
+        """True if the task was cancelled before it finished."""
         return self._state in _CANCELLED_STATES
 
     def running(self) -> bool:
+        """False for task futures in practice: the client is not told when a worker starts a task."""
         return self._state == _RUNNING
 
     def done(self) -> bool:
+        """True once the task has a result, an exception, or was cancelled."""
         return self._state in _DONE_STATES
 
     def result(self, timeout: float | None = None) -> Any:
+        """The task's value; raises its exception, ``CancelledError``, or ``TimeoutError`` after ``timeout`` s."""
         if self._state not in _DONE_STATES:
             self._wait(timeout)
         state = self._state
@@ -152,6 +156,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         return self._result
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
+        """The task's exception (None if it succeeded); waits like ``result``."""
         if self._state not in _DONE_STATES:
             self._wait(timeout)
         state = self._state
@@ -162,6 +167,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         return self._exception
 
     def add_done_callback(self, fn: Callable[[concurrent.futures.Future[Any]], object]) -> None:
+        """Call ``fn(future)`` when the task ends (at once if it already has), on the client's I/O thread."""
         with self._lock:
             if self._state not in _DONE_STATES:
                 if self._callbacks is None:
@@ -174,6 +180,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
             logger.exception("exception calling callback for %r", self)
 
     def set_running_or_notify_cancel(self) -> bool:
+        """Part of the ``concurrent.futures.Future`` protocol for executors; not used for tasks."""
         with self._lock:
             if self._state == _CANCELLED:
                 self._state = _NOTIFIED
@@ -186,9 +193,11 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         raise RuntimeError("Future in unexpected state")
 
     def set_result(self, result: Any) -> None:
+        """Complete the future with a value (the client does this when the result arrives)."""
         self._settle(result, None)
 
     def set_exception(self, exception: BaseException | None) -> None:
+        """Complete the future with an exception (the client does this when the task fails)."""
         self._settle(None, exception)
 
     def __repr__(self) -> str:
