@@ -21,7 +21,7 @@ CONFIG_FILE_DEST = "config_file"
 
 
 PRECEDENCE_EPILOG = (
-    "Precedence: command line > environment variable (where an option names one) > --config TOML file > default.\n"
+    "Precedence: command line > --config TOML file > environment variable (where an option names one) > default.\n"
     "TOML keys are the long flag names in snake_case (hyphens also accepted), written flat in the section."
 )
 
@@ -133,10 +133,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     )
 
 
+def add_version_argument(parser: argparse.ArgumentParser) -> None:
+    """``--version``: print ``PROG VERSION`` and exit 0 (every command has it)."""
+    from scaler.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
 def build_parser(cls: type, *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
     """A complete parser for one config class; the description defaults to the class docstring."""
     parser = argparse.ArgumentParser(**parser_settings(cls, prog=prog, description=description))
     add_config_arguments(parser, cls)
+    add_version_argument(parser)
     return parser
 
 
