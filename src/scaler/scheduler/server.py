@@ -18,6 +18,7 @@ from typing import Any
 
 import zmq
 
+from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.ids import short
 from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
@@ -43,8 +44,10 @@ class SchedulerOptions:
     monitor_address: str | None = None
     settings: SchedulerSettings | None = None
     policy_engine_type: str = "simple"
-    policy_content: str = "allocate=even_load; scaling=no"
+    policy_content: str = DEFAULT_POLICY_CONTENT
     event_loop: str = "builtin"
+    io_threads: int = 1
+    status_report_interval_seconds: float = STATUS_INTERVAL_SECONDS
 
 
 class SchedulerServer:
@@ -63,7 +66,7 @@ class SchedulerServer:
             settings = _replace_storage(settings, advertised)
         self.core = SchedulerCore(settings, _make_policy(options.policy_engine_type, options.policy_content))
 
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=options.io_threads)
         self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES)
         identity = b"Scheduler|" + os.urandom(4).hex().encode()
         self._storage = connect_dealer(self._context, self.object_storage_address, identity)
@@ -76,7 +79,7 @@ class SchedulerServer:
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self._status = StatusReporter(self.core, self.address)
-        self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
+        self.loop.call_every(options.status_report_interval_seconds, self._publish_status)
         self.loop.after_each_wake(self._flush)
 
     def run(self) -> None:
@@ -183,10 +186,12 @@ def serve(options: SchedulerOptions) -> None:
     server.run()
 
 
-def run_scheduler(config: Any) -> None:
-    """Entry point of ``scaler_scheduler`` (``config`` is a ``scaler.config.SchedulerConfig``)."""
+def scheduler_options_from_config(config: SchedulerConfig) -> SchedulerOptions:
+    """The one place a ``SchedulerConfig`` (the command line, TOML, or a combo's arguments) becomes what the
+    server runs with."""
+    advertised = config.advertised_object_storage_address
     settings = SchedulerSettings(
-        object_storage_address=str(config.advertised_object_storage_address or config.effective_object_storage_address),
+        object_storage_address=str(advertised or config.effective_object_storage_address),
         client_timeout_seconds=config.client_timeout_seconds,
         worker_timeout_seconds=config.worker_timeout_seconds,
         load_balance_seconds=config.load_balance_seconds,
@@ -195,16 +200,20 @@ def run_scheduler(config: Any) -> None:
         max_number_of_tasks_waiting=config.max_number_of_tasks_waiting,
         object_retention_seconds=config.object_retention_seconds,
     )
-    options = SchedulerOptions(
+    return SchedulerOptions(
         address=str(config.scheduler_address),
         object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
-        advertised_object_storage_address=(
-            str(config.advertised_object_storage_address) if config.advertised_object_storage_address else None
-        ),
+        advertised_object_storage_address=str(advertised) if advertised else None,
         monitor_address=str(config.effective_monitor_address),
         settings=settings,
         policy_engine_type=config.policy_engine_type,
         policy_content=config.policy_content,
         event_loop=config.event_loop,
+        io_threads=config.io_threads,
+        status_report_interval_seconds=config.status_report_interval_seconds,
     )
-    serve(options)
+
+
+def run_scheduler(config: SchedulerConfig) -> None:
+    """Entry point of ``scaler_scheduler``."""
+    serve(scheduler_options_from_config(config))

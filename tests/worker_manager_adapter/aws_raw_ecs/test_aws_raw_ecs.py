@@ -19,6 +19,7 @@ from tests.cli.helpers import command, free_port_block, run, wait_for_port
 from tests.conftest import wait_until
 from tests.worker_manager_adapter.aws_stand_in.launchers import EcsLocalLauncher
 from tests.worker_manager_adapter.aws_stand_in.moto_stand_in import MotoStandIn, moto_stand_in
+from tests.worker_manager_adapter.manager_counts import wait_for_counted_workers
 
 pytestmark = pytest.mark.cloud
 
@@ -62,6 +63,8 @@ def test_run_command_scales_up_and_down_and_leaves_nothing_after_ctrl_c(moto: Mo
                 # Demand again, then Ctrl-C while its tasks run.
                 futures = [client.submit(time.sleep, 5) for _ in range(4)]
                 wait_until(lambda: len(launcher.running_tasks()) >= 1, timeout=30)
+                # The task's workers report this manager's id, so the scheduler counts them as its workers.
+                wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", "wm-ecs")
                 manager.send_signal(signal.SIGINT)
                 manager.wait(30)
                 assert launcher.running_tasks() == []  # every task it started was stopped, checked at moto

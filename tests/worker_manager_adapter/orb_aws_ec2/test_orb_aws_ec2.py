@@ -19,6 +19,7 @@ from tests.cli.helpers import command, free_port_block, run, wait_for_port
 from tests.conftest import wait_until
 from tests.worker_manager_adapter.aws_stand_in.launchers import Ec2LocalLauncher
 from tests.worker_manager_adapter.aws_stand_in.moto_stand_in import MotoStandIn, moto_stand_in
+from tests.worker_manager_adapter.manager_counts import wait_for_counted_workers
 
 pytestmark = pytest.mark.cloud
 
@@ -72,6 +73,8 @@ def test_run_command_scales_and_leaves_nothing_after_ctrl_c(moto: MotoStandIn, t
                 wait_until(lambda: launcher.instances() == [], timeout=30)  # idle: every instance returned
                 client.submit(time.sleep, 5)
                 wait_until(lambda: len(launcher.instances()) == 1, timeout=30)
+                # Its workers report the manager's (default) id: the scheduler counts them under it.
+                assert wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", None).startswith("ORB|")
                 manager.send_signal(signal.SIGINT)
                 assert manager.wait(120) in (0, 130)
             assert launcher.instances() == [] and launcher.instances("pending") == []
