@@ -69,27 +69,44 @@ def resolve_config(
     opt in with ``os.environ``.
     """
     values = toml_values(cls, toml, origin) if toml is not None else {}
+    _reject_refused(cls, values, origin)
     specs = field_specs(cls)
     if cli is not None:
         cli = _reclaim_positional_address(specs, cli)
     for spec in specs:
         variable = spec.option.env
         if variable and environ and environ.get(variable, "") != "" and spec.name not in values:
+            if spec.name in cls.refused_options:
+                raise ConfigError(f"environment variable {variable}: {refusal(cls, spec.name)}")
             try:
                 values[spec.name] = spec.convert(environ[variable], from_text=True)
             except ValueError as error:
                 raise ConfigError(f"environment variable {variable}: {error}") from None
     for spec in specs:
         if cli is not None and spec.name in cli:
+            name = spec.name if spec.option.positional else "/".join(spec.flags)
+            if spec.name in cls.refused_options:
+                raise ConfigError(f"argument {name}: {refusal(cls, spec.name)}")
             try:
                 values[spec.name] = spec.convert(cli[spec.name], from_text=True)
             except ValueError as error:
-                name = spec.name if spec.option.positional else "/".join(spec.flags)
                 raise ConfigError(f"argument {name}: {error}") from None
     for spec in specs:
         if spec.required and spec.name not in values:
             raise ConfigError(_missing_message(spec, toml is not None, cli is not None, origin))
     return cls(**values)
+
+
+def refusal(cls: type[ConfigSection], name: str) -> str:
+    """Why ``cls`` refuses the option ``name``, as one clause: ``not used by aws_hpc: <reason>``."""
+    owner = cls.options_title.removesuffix(" options")
+    return f"not used by {owner}: {cls.refused_options[name]}"
+
+
+def _reject_refused(cls: type[ConfigSection], values: Mapping[str, Any], origin: str) -> None:
+    for name in values:
+        if name in cls.refused_options:
+            raise ConfigError(f"{origin} {name}: {refusal(cls, name)}")
 
 
 def _reclaim_positional_address(specs: Sequence[FieldSpec], cli: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -37,6 +37,7 @@ class WorkerManagerRunner:
         scale_down_cooldown_seconds: float,
         fixed_units: int | None = None,
         event_loop: str = "builtin",
+        io_threads: int = 1,
     ) -> None:
         self.manager_id = manager_id
         self._provisioner = provisioner
@@ -47,7 +48,7 @@ class WorkerManagerRunner:
         self._convergence = Convergence(
             capabilities, provisioner.workers_per_unit, max_units, scale_down_cooldown_seconds
         )
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=io_threads)
         identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
         self._scheduler = connect_dealer(self._context, scheduler_address, identity)
         self.exit_code = 0
@@ -136,6 +137,7 @@ def run_manager(config: Any, manager_id: str, provisioner: Provisioner, fixed_un
         scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
         fixed_units=fixed_units,
         event_loop=config.event_loop,
+        io_threads=config.io_threads,
     )
     runner.loop.stop_on_signals()
     return runner.run()

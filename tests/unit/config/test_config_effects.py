@@ -53,3 +53,24 @@ def test_unit_command_names_the_manager_and_passes_changed_options_on() -> None:
 
     _entry, parsed = load_worker_manager_config(argv[1:], {})
     assert (parsed.worker_manager_id, parsed.io_threads, parsed.max_task_concurrency) == ("wm-ecs", 2, 4)
+
+
+def test_manager_io_threads_take_effect() -> None:
+    from scaler.worker_manager_adapter.baremetal_native.provisioner import NativeProvisioner
+    from scaler.worker_manager_adapter.job_proxy.proxy_worker import JobProxySettings
+    from scaler.worker_manager_adapter.runner import WorkerManagerRunner
+
+    address = f"tcp://127.0.0.1:{free_tcp_port()}"
+    config = resolve_config(BaremetalNativeConfig, cli={"scheduler_address": address, "io_threads": "2"})
+    options = worker_options(config, config, scheduler_address=address, manager_id="m", prefix="NAT")
+    runner = WorkerManagerRunner(address, "m", NativeProvisioner(options), 1, {}, 1.0, 0.0, io_threads=2)
+    try:
+        assert runner._context.get(zmq.IO_THREADS) == 2
+    finally:
+        runner._scheduler.close(linger=0)
+        runner._context.term()
+    settings = JobProxySettings.from_config(
+        config, manager_id="m", worker_prefix="P", max_concurrent_jobs=1, job_timeout_seconds=0,
+        poll_interval_seconds=1,
+    )  # fmt: skip
+    assert settings.io_threads == 2
