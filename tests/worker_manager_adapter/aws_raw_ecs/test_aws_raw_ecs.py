@@ -60,11 +60,11 @@ def test_run_command_scales_up_and_down_and_leaves_nothing_after_ctrl_c(moto: Mo
             with Client(address=address) as client:
                 assert client.map(slow_square, range(50)) == [x * x for x in range(50)]
                 assert 1 <= launcher.groups.peak <= 2  # scaled up under the burst, at most 4 workers / 2 per task
-                wait_until(lambda: launcher.running_tasks() == [], timeout=30)  # idle: scaled down to no task
+                wait_until(lambda: launcher.running_tasks() == [], timeout=90)  # idle: scaled down to no task
                 wait_until(lambda: launcher.groups.alive() == [], timeout=15)  # and their processes ended
                 # Demand again, then Ctrl-C while its tasks run.
                 futures = [client.submit(time.sleep, 5) for _ in range(4)]
-                wait_until(lambda: len(launcher.running_tasks()) >= 1, timeout=30)
+                wait_until(lambda: len(launcher.running_tasks()) >= 1, timeout=90)
                 # The task's workers report this manager's id, so the scheduler counts them as its workers.
                 wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", "wm-ecs")
                 manager.send_signal(signal.SIGINT)

@@ -70,9 +70,9 @@ def test_run_command_scales_and_leaves_nothing_after_ctrl_c(moto: MotoStandIn, t
                 # t3.medium: 2 workers each, so at most 2 instances at once for 4 workers (over the burst an
                 # instance may be returned and another started, so count the peak, not the starts)
                 assert launcher.groups.started and launcher.groups.peak <= 2
-                wait_until(lambda: launcher.instances() == [], timeout=30)  # idle: every instance returned
+                wait_until(lambda: launcher.instances() == [], timeout=90)  # idle: every instance returned
                 client.submit(time.sleep, 5)
-                wait_until(lambda: len(launcher.instances()) == 1, timeout=30)
+                wait_until(lambda: len(launcher.instances()) == 1, timeout=90)
                 # Its workers report the manager's (default) id: the scheduler counts them under it.
                 assert wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", None).startswith("ORB|")
                 manager.send_signal(signal.SIGINT)
