@@ -57,6 +57,7 @@ def test_scaler_takes_the_file_with_config_too(
     path.write_text('[scheduler]\nscheduler_address = "tcp://127.0.0.1:6378"\n')
     planned: list[list[str]] = []
     monkeypatch.setattr(launcher, "supervise", lambda steps: planned.append([step.label for step in steps]) or 0)
+    monkeypatch.setattr(launcher, "setup_logging", lambda *args: None)  # leave the scaler logger to other tests
     with pytest.raises(SystemExit) as exit_info:
         launcher.main([flag, str(path)])
     assert exit_info.value.code == 0
