@@ -10,10 +10,12 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from scaler.cli._entry import fail, start
 from scaler.config import (
     ConfigError,
+    SchedulerConfig,
     WorkerManagerConfig,
     add_config_arguments,
     parser_settings,
@@ -78,8 +80,21 @@ def load_worker_manager_config(
     path = getattr(namespace, CONFIG_FILE_DEST, None)
     if path is None:
         return selected, resolve_config(config_class, cli=cli, environ=environ)
-    origin, table = select_worker_manager(read_toml(path), selected.name, path)
+    document = read_toml(path)
+    origin, table = select_worker_manager(document, selected.name, path)
+    if "scheduler_address" not in cli:
+        table = with_scheduler_address_of_the_file(document, table, path)
     return selected, resolve_config(config_class, cli=cli, toml=table, origin=origin, environ=environ)
+
+
+def with_scheduler_address_of_the_file(document: Mapping[str, Any], table: dict[str, Any], path: str) -> dict[str, Any]:
+    """An entry without ``scheduler_address`` connects to the ``[scheduler]`` of the same file (as with scaler)."""
+    if {"scheduler_address", "scheduler-address"} & table.keys() or not isinstance(document.get("scheduler"), dict):
+        return table
+    from scaler.cli.launch_plan import scheduler_address_for_managers
+
+    scheduler = resolve_config(SchedulerConfig, toml=document["scheduler"], origin=f"{path}: [scheduler]", environ={})
+    return {"scheduler_address": scheduler_address_for_managers(scheduler), **table}
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -103,3 +103,14 @@ def test_worker_manager_logging_paths_before_the_address(tmp_path: pathlib.Path)
     )
     assert str(config.scheduler_address) == "tcp://127.0.0.1:6378"
     assert config.logging_paths == (str(tmp_path / "m.log"),)
+
+
+def test_worker_manager_config_file_inherits_the_scheduler_address(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "stack.toml"
+    path.write_text('[scheduler]\nbind_address = "tcp://0.0.0.0:7000"\n[[worker_manager]]\ntype = "baremetal_native"\n')
+    _entry, config = worker_manager.load_worker_manager_config(["baremetal_native", "-c", str(path)], {})
+    assert str(config.scheduler_address) == "tcp://127.0.0.1:7000"
+    _entry, config = worker_manager.load_worker_manager_config(
+        ["baremetal_native", "tcp://10.1.1.1:9", "-c", str(path)], {}
+    )
+    assert str(config.scheduler_address) == "tcp://10.1.1.1:9"  # the command line still wins
