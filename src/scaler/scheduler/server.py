@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
@@ -27,6 +27,9 @@ from scaler.io.sockets import bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+
+if TYPE_CHECKING:
+    from scaler.scheduler.policy.engine import PolicyEngine
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -174,7 +177,7 @@ def _replace_storage(settings: SchedulerSettings, address: str) -> SchedulerSett
     return replace(settings, object_storage_address=address)
 
 
-def _make_policy(engine_type: str, content: str) -> Any:
+def _make_policy(engine_type: str, content: str) -> PolicyEngine:
     from scaler.scheduler.policy.engine import make_policy_engine
 
     return make_policy_engine(engine_type, content)
