@@ -119,7 +119,7 @@ def test_unified_launcher_runs_the_spec_toml(tmp_path: Path) -> None:
         (("scaler_scheduler", "tcp://127.0.0.1:1", "--no-such-flag"), "--no-such-flag"),
         (("scaler_worker_manager", "baremetal_native", "tcp://127.0.0.1:1", "--mode", "FIXED"), "dynamic"),
         (("scaler_worker_manager", "baremetal_native", "tcp://127.0.0.1:1", "-pwc", "gpu=x"), "gpu"),
-        (("scaler_worker_manager", "baremetal_native", "tcp://127.0.0.1:1", "--preload", "nocolon"), "preload"),
+        (("scaler_worker_manager", "baremetal_native", "tcp://127.0.0.1:1", "--preload", "no-colon"), "preload"),
         (("scaler_worker_manager", "no_such_type", "tcp://127.0.0.1:1"), "no_such_type"),
     ],
 )

@@ -82,3 +82,20 @@ def test_nested_tasks_with_hard_processor_suspend_on_one_worker() -> None:
     with SchedulerClusterCombo(n_workers=1, hard_processor_suspend=True) as cluster:
         with Client(address=cluster.get_address()) as client:
             assert client.submit(nested_sum, 10).result(timeout=120) == 55
+
+
+def test_workers_log_where_their_manager_logs(tmp_path: Path) -> None:
+    # With -lp FILE the manager's workers write their log lines to FILE too (not to stdout).
+    log = tmp_path / "manager.log"
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--logging-level", "WARNING"):
+        wait_for_port(port)
+        with command("scaler_worker_manager", "baremetal_native", "-lp", str(log), address, "--mode", "fixed",
+                     "-n", "1", "--worker-manager-id", "wm-logs"):  # fmt: skip
+            with Client(address=address) as client:
+                assert client.submit(abs, -3).result(timeout=60) == 3
+            wait_until(lambda: log.exists() and "started (pid" in log.read_text(), timeout=30)
+            text = log.read_text()
+    assert "worker manager 'wm-logs'" in text  # the manager's own lines
+    assert any(line.split(": ", 1)[-1].startswith("worker ") and "started (pid" in line for line in text.splitlines())

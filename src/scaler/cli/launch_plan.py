@@ -2,13 +2,16 @@
 
 Every section is validated up front, so that a typo in the last ``[[worker_manager]]`` fails before the
 scheduler binds its port. Start order: ``[object_storage_server]``, ``[scheduler]``, each ``[[worker_manager]]``,
-``[gui]``. ``[top]`` is validated but not started: it is an interactive terminal view, which cannot share the
-terminal with the other processes' logs; run ``scaler_top --config CONFIG.toml`` in a terminal of its own.
+``[gui]``, ``[top]``. A section the launcher does not know is reported with a warning and skipped (an unknown
+*key* in a known section stays an error: that is a typo, while a section may be meant for another tool).
+
+A ``[[worker_manager]]`` entry without ``scheduler_address`` connects to the ``[scheduler]`` of the same file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -31,8 +34,11 @@ from scaler.worker_manager_adapter.registry import ADAPTERS, available_adapter_n
 
 SectionT = TypeVar("SectionT", bound=ConfigSection)
 
-STARTED_SECTIONS = ("object_storage_server", "scheduler", WORKER_MANAGER_SECTION, "gui")
-VALIDATED_ONLY_SECTIONS = ("top",)
+logger = logging.getLogger(__name__)
+
+STARTED_SECTIONS = ("object_storage_server", "scheduler", WORKER_MANAGER_SECTION, "gui", "top")
+# A manager connecting to a scheduler bound on every interface connects through loopback.
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "*": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +49,9 @@ class LaunchStep:
     command: tuple[str, ...]
     toml_text: str
     ready_address: Address | None = None  # wait until it accepts connections before starting the next step
+    # The stack cannot run without it (the scheduler, the object storage it uses): when it exits, all stop.
+    # Any other child that exits is reported, and the rest keep running.
+    essential: bool = False
 
 
 def section_header(name: str) -> str:
@@ -65,41 +74,37 @@ def _section(
 def plan_launch(document: Mapping[str, Any], path: str, environ: Mapping[str, str] | None = None) -> list[LaunchStep]:
     """Validate every section of ``document`` (read from ``path``) and return the processes to start, in order."""
     environ = os.environ if environ is None else environ
-    known = (*STARTED_SECTIONS, *VALIDATED_ONLY_SECTIONS)
-    expected = ", ".join(section_header(name) for name in known)
-    unknown = [name for name in document if name not in known]
+    expected = ", ".join(section_header(name) for name in STARTED_SECTIONS)
+    unknown = [name for name in document if name not in STARTED_SECTIONS]
     if len(unknown) == len(document):
         found = ", ".join(f"[{name}]" for name in unknown) or "an empty file"
         raise ConfigError(f"{path}: no recognized section (expected {expected}; found {found})")
-    if unknown:
-        raise ConfigError(f"{path}: unknown section [{unknown[0]}] (recognized sections: {expected})")
+    for name in unknown:
+        logger.warning("%s: skipping unknown section [%s] (recognized sections: %s)", path, name, expected)
 
     steps: list[LaunchStep] = []
     storage: ObjectStorageServerConfig | None = None
+    scheduler: SchedulerConfig | None = None
     if ObjectStorageServerConfig.section in document:
         storage, table = _section(ObjectStorageServerConfig, document, path, environ)
-        steps.append(_step(storage, table, ready_address=storage.object_storage_address))
+        steps.append(_step(storage, table, ready_address=storage.object_storage_address, essential=True))
     if SchedulerConfig.section in document:
         scheduler, table = _section(SchedulerConfig, document, path, environ)
         _check_storage_conflict(scheduler, storage, path)
-        steps.append(_step(scheduler, table))
-    steps.extend(_worker_manager_steps(document, path, environ))
-    if GuiConfig.section in document:
-        gui, table = _section(GuiConfig, document, path, environ)
-        steps.append(_step(gui, table))
-    if TopConfig.section in document:
-        _section(TopConfig, document, path, environ)
-    if not steps:
-        raise ConfigError(
-            f"{path}: nothing to start: [top] is not started by scaler (run scaler_top --config {path}); "
-            f"add one of {', '.join(section_header(name) for name in STARTED_SECTIONS)}"
-        )
+        steps.append(_step(scheduler, table, essential=True))
+    steps.extend(_worker_manager_steps(document, path, environ, scheduler))
+    for cls in (GuiConfig, TopConfig):
+        if cls.section in document:
+            config, table = _section(cls, document, path, environ)
+            steps.append(_step(config, table))
     return steps
 
 
-def _step(config: ConfigSection, table: Mapping[str, Any], ready_address: Address | None = None) -> LaunchStep:
+def _step(
+    config: ConfigSection, table: Mapping[str, Any], ready_address: Address | None = None, essential: bool = False
+) -> LaunchStep:
     name = config.section
-    return LaunchStep(f"[{name}]", _command(name), format_toml_table(f"[{name}]", table), ready_address)
+    return LaunchStep(f"[{name}]", _command(name), format_toml_table(f"[{name}]", table), ready_address, essential)
 
 
 def _check_storage_conflict(scheduler: SchedulerConfig, storage: ObjectStorageServerConfig | None, path: str) -> None:
@@ -115,9 +120,20 @@ def _check_storage_conflict(scheduler: SchedulerConfig, storage: ObjectStorageSe
         )
 
 
-def _worker_manager_steps(document: Mapping[str, Any], path: str, environ: Mapping[str, str]) -> list[LaunchStep]:
+def scheduler_address_for_managers(scheduler: SchedulerConfig) -> str:
+    """The address a manager in the same file connects to: the scheduler's, through loopback if it binds ``*``."""
+    address = scheduler.scheduler_address
+    host = _WILDCARD_HOSTS.get(address.host, address.host) if address.scheme == "tcp" else address.host
+    return str(dataclasses.replace(address, host=host))
+
+
+def _worker_manager_steps(
+    document: Mapping[str, Any], path: str, environ: Mapping[str, str], scheduler: SchedulerConfig | None
+) -> list[LaunchStep]:
     steps = []
     for type_name, origin, table in worker_manager_entries(document, path):
+        if scheduler is not None and not ({"scheduler_address", "scheduler-address"} & table.keys()):
+            table = {"scheduler_address": scheduler_address_for_managers(scheduler), **table}
         entry = ADAPTERS.get(type_name)
         if entry is None:
             raise ConfigError(f"{origin}: unknown worker manager type (known types: {', '.join(ADAPTERS)})")

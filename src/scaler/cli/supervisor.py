@@ -1,10 +1,11 @@
 """Run the launcher's child processes and take them all down together.
 
-Children start in plan order, each fed its own section through a temporary TOML file. The stack lives and dies
-as one: when any child exits, or the launcher gets SIGINT/SIGTERM, every child still running is stopped in
-reverse start order (SIGTERM, up to ``stop_timeout`` seconds' grace, then SIGKILL), so that managers leave
-before the scheduler and the scheduler before its object storage. Only the processes started here are signalled,
-by their PIDs.
+Children start in plan order, each fed its own section through a temporary TOML file. A child that exits is
+reported (an error when its code is not 0) and the others keep running, unless it is *essential* (the scheduler,
+or the object storage server it uses): then, as when the launcher gets SIGINT/SIGTERM, every child still running
+is stopped in reverse start order (SIGTERM, up to ``stop_timeout`` seconds' grace, then SIGKILL), so that
+managers leave before the scheduler and the scheduler before its object storage. The launcher also ends when no
+child is left. Only the processes started here are signalled, by their PIDs.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ def exit_status(returncode: int) -> int:
 
 
 def supervise(steps: Sequence[LaunchStep], *, stop_timeout: float = 10.0, ready_timeout: float = 30.0) -> int:
-    """Start ``steps``, wait until one child exits or a stop signal arrives, stop the rest; return the exit status.
+    """Start ``steps``, run until an essential child exits, every child has exited or a stop signal arrives, stop
+    the rest; return the exit status.
 
-    The status is the first exiting child's (0 when it exited cleanly), or 0 when a signal asked to stop.
+    The status is the essential child's when one ended the stack; otherwise the first non-zero code of a child
+    that ended (0 when every one exited cleanly); 0 when a signal asked to stop.
     Must run in the main thread (it installs signal handlers, and restores the previous ones on return).
     """
     received: list[int] = []
@@ -85,12 +88,22 @@ def _start_and_watch(
                 )
                 return 1
             return _child_exited(step, process.returncode)
+    running = list(children)
+    first_failure = 0
     while True:
         if received:
             return _stopped_by_signal(received)
-        for step, process in children:
-            if process.poll() is not None:
-                return _child_exited(step, process.returncode)
+        for child in list(running):
+            step, process = child
+            if process.poll() is None:
+                continue
+            running.remove(child)
+            status = _child_exited(step, process.returncode, stops_all=step.essential or not running)
+            if step.essential:
+                return status
+            first_failure = first_failure or status
+        if not running:
+            return first_failure
         time.sleep(POLL_SECONDS)
 
 
@@ -99,9 +112,10 @@ def _stopped_by_signal(received: list[int]) -> int:
     return 0
 
 
-def _child_exited(step: LaunchStep, returncode: int) -> int:
+def _child_exited(step: LaunchStep, returncode: int, stops_all: bool = True) -> int:
     log = logger.info if returncode == 0 else logger.error
-    log("%s exited with code %d: stopping the other processes", step.label, returncode)
+    then = "stopping the other processes" if stops_all else "the other processes keep running"
+    log("%s exited with code %d: %s", step.label, returncode, then)
     return exit_status(returncode)
 
 

@@ -11,14 +11,17 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any, cast
 
 import msgspec
 
+from scaler.config.sections.logging_options import LoggingConfig
+from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
+from scaler.config.sections.worker import WorkerConfig
 from scaler.io.address import Address, free_tcp_port
 from scaler.io.lifetime import child_environment
-from scaler.scheduler.core import SchedulerSettings
-from scaler.scheduler.server import SchedulerOptions, stop_process
-from scaler.worker.agent.options import WorkerOptions
+from scaler.scheduler.server import scheduler_options_from_config, stop_process
+from scaler.worker_manager_adapter.worker_launch import worker_options
 
 logger = logging.getLogger("scaler.cluster")
 
@@ -82,7 +85,7 @@ class SchedulerClusterCombo:
         protected: bool = True,
         max_number_of_tasks_waiting: int = -1,
         policy_engine_type: str = "simple",
-        policy_content: str = "allocate=even_load; scaling=no",
+        policy_content: str = DEFAULT_POLICY_CONTENT,
         worker_manager_id: str = "combo",
         preload: str | None = None,
         logging_level: str = "WARNING",
@@ -106,8 +109,12 @@ class SchedulerClusterCombo:
         self._processes: list[subprocess.Popen[bytes]] = []
         python = sys.executable
         self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level])
-        settings = SchedulerSettings(
-            object_storage_address=object_storage_address,
+        # The same config classes as the commands: every value is checked the same way, and turned into what the
+        # scheduler and the workers run with in one place each.
+        scheduler_config = SchedulerConfig(
+            scheduler_address=scheduler,
+            object_storage_address=Address.parse(object_storage_address),
+            monitor_address=Address.parse(monitor_address) if monitor_address else None,
             client_timeout_seconds=client_timeout_seconds,
             worker_timeout_seconds=worker_timeout_seconds,
             load_balance_seconds=load_balance_seconds,
@@ -115,21 +122,16 @@ class SchedulerClusterCombo:
             protected=protected,
             max_number_of_tasks_waiting=max_number_of_tasks_waiting,
             object_retention_seconds=object_retention_seconds,
-        )
-        scheduler_options = SchedulerOptions(
-            address=self._address,
-            object_storage_address=object_storage_address,
-            monitor_address=monitor_address,
-            settings=settings,
-            policy_engine_type=policy_engine_type,
+            policy_engine_type=cast(Any, policy_engine_type),  # checked by the config class, as from a command line
             policy_content=policy_content,
+            logging_level=cast(Any, logging_level),
         )
+        scheduler_options = scheduler_options_from_config(scheduler_config)
         self._start([python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level])
-        options = WorkerOptions(
-            scheduler_address=self._address,
-            object_storage_address=object_storage_address,
-            capabilities=dict(per_worker_capabilities or {}),
-            task_queue_size=per_worker_task_queue_size,
+        worker_config = WorkerConfig(
+            object_storage_address=Address.parse(object_storage_address),
+            per_worker_capabilities=dict(per_worker_capabilities or {}),
+            per_worker_task_queue_size=per_worker_task_queue_size,
             heartbeat_interval_seconds=heartbeat_interval_seconds,
             task_timeout_seconds=task_timeout_seconds,
             death_timeout_seconds=death_timeout_seconds,
@@ -137,9 +139,13 @@ class SchedulerClusterCombo:
             trim_memory_threshold_bytes=trim_memory_threshold_bytes,
             hard_processor_suspend=hard_processor_suspend,
             preload=preload,
-            manager_id=worker_manager_id,
-            worker_id_prefix="FIX",
-            logging_level=logging_level,
+        )
+        logging_config = LoggingConfig(
+            logging_level=cast(Any, logging_level),
+            logging_paths=("/dev/stderr",),  # the combo's processes log to their standard streams (see below)
+        )
+        options = worker_options(
+            worker_config, logging_config, scheduler_address=self._address, manager_id=worker_manager_id, prefix="FIX"
         )
         for _ in range(n_workers):
             self._start([python, "-m", "scaler.worker.agent", options.to_json()])

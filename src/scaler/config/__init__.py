@@ -1,7 +1,7 @@
 """Configuration as data: one typed, frozen dataclass per TOML section, from which argparse and TOML loading derive.
 
-Precedence, highest first: command line, environment variable (only for fields that declare one), the section
-of the ``--config`` TOML file, the field's default. Every bad key or value raises ``ConfigError`` with one line
+Precedence, highest first: command line, the section of the ``--config`` TOML file, environment variable (only
+for fields that declare one), the field's default. Every bad key or value raises ``ConfigError`` with one line
 naming where it came from and what is allowed.
 """
 

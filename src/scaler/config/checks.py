@@ -102,7 +102,9 @@ def format_capabilities(capabilities: Mapping[str, int]) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class PreloadSpec:
-    """A parsed ``--preload`` value: call ``module.attribute(*args, **kwargs)`` (no call when ``call`` is False)."""
+    """A parsed ``--preload`` value: import ``module``, then call ``module.attribute(*args, **kwargs)``.
+
+    ``call`` is False for a bare module path (``my_package.preload``): importing it is the initialisation."""
 
     module: str
     attribute: str
@@ -112,9 +114,15 @@ class PreloadSpec:
 
 
 def parse_preload(text: str) -> PreloadSpec:
-    """Parse ``"pkg.mod:fn"`` or ``"pkg.mod:fn(literal, kw=literal)"`` without importing anything."""
+    """Parse ``"pkg.mod"`` (import it), ``"pkg.mod:fn"`` (import, call ``fn()``) or
+    ``"pkg.mod:fn(literal, kw=literal)"`` without importing anything."""
     module, sep, target = text.partition(":")
-    problem = "expected 'package.module:function' or 'package.module:function(literal args, key=literal)'"
+    problem = (
+        "expected 'package.module', 'package.module:function' or "
+        "'package.module:function(literal args, key=literal)'"
+    )
+    if not sep and _is_dotted_name(module.strip()):
+        return PreloadSpec(module.strip(), "", call=False)
     if not sep or not _is_dotted_name(module.strip()):
         raise ValueError(f"invalid preload {text!r}: {problem}")
     try:
@@ -127,7 +135,7 @@ def parse_preload(text: str) -> PreloadSpec:
     if attribute is None:
         raise ValueError(f"invalid preload {text!r}: {problem}")
     if not isinstance(expression, ast.Call):
-        return PreloadSpec(module.strip(), attribute, call=False)
+        return PreloadSpec(module.strip(), attribute, call=True)  # "pkg.mod:setup" runs setup()
     if any(isinstance(arg, ast.Starred) for arg in expression.args) or any(
         keyword.arg is None for keyword in expression.keywords
     ):

@@ -1,9 +1,11 @@
-"""Build a config object from the command line, the environment, a TOML table and the defaults.
+"""Build a config object from the command line, a TOML table, the environment and the defaults.
 
-Precedence, highest first: a value typed on the command line; the environment variable a field declares (only
-fields that declare one); the TOML table; the field's default. Each value is converted and checked where it
-comes from, so an error names its source: ``argument -ct/--client-timeout-seconds: ...``, ``environment variable
-AWS_REGION: ...`` or ``cluster.toml: [scheduler] client_timeout_seconds: ...``.
+Precedence, highest first: a value typed on the command line; the TOML table the user passed; the environment
+variable a field declares (only fields that declare one, such as ``AWS_REGION``); the field's default. A value
+written in the file the user named wins over an ambient variable, which may have been exported for something
+else. Each value is converted and checked where it comes from, so an error names its source: ``argument
+-ct/--client-timeout-seconds: ...``, ``environment variable AWS_REGION: ...`` or ``cluster.toml: [scheduler]
+client_timeout_seconds: ...``.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def resolve_config(
     origin: str = "",
     environ: Mapping[str, str] | None = None,
 ) -> SectionT:
-    """Merge the sources (command line > environment > TOML > default) and build a checked ``cls``.
+    """Merge the sources (command line > TOML > environment > default) and build a checked ``cls``.
 
     ``cli`` maps field names to what argparse collected (text, lists of text, or booleans for switches); only
     values the user typed may be present. ``toml`` is the section's table and ``origin`` describes it for error
@@ -67,31 +69,70 @@ def resolve_config(
     opt in with ``os.environ``.
     """
     values = toml_values(cls, toml, origin) if toml is not None else {}
+    _reject_refused(cls, values, origin)
     specs = field_specs(cls)
+    if cli is not None:
+        cli = _reclaim_positional_address(specs, cli)
     for spec in specs:
         variable = spec.option.env
-        if variable and environ and environ.get(variable, "") != "":
+        if variable and environ and environ.get(variable, "") != "" and spec.name not in values:
+            if spec.name in cls.refused_options:
+                raise ConfigError(f"environment variable {variable}: {refusal(cls, spec.name)}")
             try:
                 values[spec.name] = spec.convert(environ[variable], from_text=True)
             except ValueError as error:
                 raise ConfigError(f"environment variable {variable}: {error}") from None
     for spec in specs:
         if cli is not None and spec.name in cli:
+            name = spec.name if spec.option.positional else "/".join(spec.flags)
+            if spec.name in cls.refused_options:
+                raise ConfigError(f"argument {name}: {refusal(cls, spec.name)}")
             try:
                 values[spec.name] = spec.convert(cli[spec.name], from_text=True)
             except ValueError as error:
-                name = spec.name if spec.option.positional else "/".join(spec.flags)
                 raise ConfigError(f"argument {name}: {error}") from None
     for spec in specs:
         if spec.required and spec.name not in values:
-            raise ConfigError(_missing_message(spec, toml is not None, origin))
+            raise ConfigError(_missing_message(spec, toml is not None, cli is not None, origin))
     return cls(**values)
 
 
-def _missing_message(spec: FieldSpec, had_toml: bool, origin: str) -> str:
+def refusal(cls: type[ConfigSection], name: str) -> str:
+    """Why ``cls`` refuses the option ``name``, as one clause: ``not used by aws_hpc: <reason>``."""
+    owner = cls.options_title.removesuffix(" options")
+    return f"not used by {owner}: {cls.refused_options[name]}"
+
+
+def _reject_refused(cls: type[ConfigSection], values: Mapping[str, Any], origin: str) -> None:
+    for name in values:
+        if name in cls.refused_options:
+            raise ConfigError(f"{origin} {name}: {refusal(cls, name)}")
+
+
+def _reclaim_positional_address(specs: Sequence[FieldSpec], cli: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Give back an address that a many-valued option swallowed: the documents write ``[options] <address>``, so
+    ``scaler_scheduler -lp f.log tcp://HOST:PORT`` must mean the address, not a second log path. A log path never
+    starts with ``tcp://`` or ``ipc://``, so the last value of such an option that does is the positional."""
+    positional = next((spec for spec in specs if spec.option.positional), None)
+    if positional is None or positional.name in cli or not positional.kind.expected.startswith("address"):
+        return cli
+    for spec in specs:
+        value = cli.get(spec.name)
+        if spec.kind.item is not None and isinstance(value, list) and len(value) > 1 and _is_address(value[-1]):
+            return {**cli, spec.name: value[:-1], positional.name: value[-1]}
+    return cli
+
+
+def _is_address(text: object) -> bool:
+    return isinstance(text, str) and text.startswith(("tcp://", "ipc://"))
+
+
+def _missing_message(spec: FieldSpec, had_toml: bool, had_cli: bool, origin: str) -> str:
     keys = " or ".join(spec.toml_keys)
     if had_toml:
-        return f"{origin} missing required key {keys} (and it was not given on the command line)"
+        # The scaler launcher passes no command line at all: only mention it where there is one.
+        also = " (and it was not given on the command line)" if had_cli else ""
+        return f"{origin} missing required key {keys}{also}"
     where = spec.name if spec.option.positional else spec.long_flag
     env = f", or the {spec.option.env} environment variable" if spec.option.env else ""
     return f"the {where} argument is required (give it on the command line{env}, or as {keys} in a --config file)"

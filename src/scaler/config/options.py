@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from scaler.config.converters import Parse, ValueKind, describe, kind_for
@@ -183,6 +183,9 @@ class ConfigSection:
 
     section: ClassVar[str] = ""
     options_title: ClassVar[str] = "options"
+    # Inherited options that this class cannot honour, by field name, with the one-line reason. Giving one (on the
+    # command line, in TOML or through its environment variable) is an error; --help still lists it, marked.
+    refused_options: ClassVar[Mapping[str, str]] = {}
 
     def __post_init__(self) -> None:
         for spec in field_specs(type(self)):

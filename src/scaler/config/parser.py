@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scaler.config.converters import describe
@@ -21,7 +21,7 @@ CONFIG_FILE_DEST = "config_file"
 
 
 PRECEDENCE_EPILOG = (
-    "Precedence: command line > environment variable (where an option names one) > --config TOML file > default.\n"
+    "Precedence: command line > --config TOML file > environment variable (where an option names one) > default.\n"
     "TOML keys are the long flag names in snake_case (hyphens also accepted), written flat in the section."
 )
 
@@ -59,7 +59,11 @@ def _shown_default(value: object) -> str:
     return describe(value)
 
 
-def _help_text(spec: FieldSpec) -> str:
+def _help_text(spec: FieldSpec, cls: type | None = None) -> str:
+    refused: Mapping[str, str] = getattr(cls, "refused_options", {})
+    if spec.name in refused:
+        owner = getattr(cls, "options_title", "this type").removesuffix(" options")
+        return f"{spec.option.help} (refused by {owner}: {refused[spec.name]})".replace("%", "%%")
     notes = []
     default = spec.default_value()
     if spec.required:
@@ -111,7 +115,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         group = groups[spec.owner]
         if spec.kind.switch:
             group.add_argument(
-                *spec.flags, dest=spec.name, action=_SwitchAction, default=argparse.SUPPRESS, help=_help_text(spec)
+                *spec.flags, dest=spec.name, action=_SwitchAction, default=argparse.SUPPRESS, help=_help_text(spec, cls)
             )
             continue
         group.add_argument(
@@ -120,7 +124,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             nargs="*" if spec.kind.item is not None else None,
             default=argparse.SUPPRESS,
             metavar=_metavar(spec),
-            help=_help_text(spec),
+            help=_help_text(spec, cls),
         )
     parser.add_argument(
         "-c",
@@ -133,10 +137,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     )
 
 
+def add_version_argument(parser: argparse.ArgumentParser) -> None:
+    """``--version``: print ``PROG VERSION`` and exit 0 (every command has it)."""
+    from scaler.version import __version__
+
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+
+
 def build_parser(cls: type, *, prog: str, description: str | None = None) -> argparse.ArgumentParser:
     """A complete parser for one config class; the description defaults to the class docstring."""
     parser = argparse.ArgumentParser(**parser_settings(cls, prog=prog, description=description))
     add_config_arguments(parser, cls)
+    add_version_argument(parser)
     return parser
 
 

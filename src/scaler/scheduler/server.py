@@ -26,10 +26,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
+from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.ids import owner_prefix, short
 from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
@@ -41,6 +42,9 @@ from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+
+if TYPE_CHECKING:
+    from scaler.scheduler.policy.engine import PolicyEngine
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -65,9 +69,11 @@ class SchedulerOptions:
     monitor_address: str | None = None
     settings: SchedulerSettings | None = None
     policy_engine_type: str = "simple"
-    policy_content: str = "allocate=even_load; scaling=no"
+    policy_content: str = DEFAULT_POLICY_CONTENT
     event_loop: str = "builtin"
     object_storage_max_bytes_per_owner: int = 0  # for the object storage server the scheduler starts
+    io_threads: int = 1
+    status_report_interval_seconds: float = STATUS_INTERVAL_SECONDS
 
 
 class SchedulerServer:
@@ -94,7 +100,7 @@ class SchedulerServer:
             settings = _replace_storage(settings, advertised)
         self.core = SchedulerCore(settings, _make_policy(options.policy_engine_type, options.policy_content))
 
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=options.io_threads)
         self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES)
         identity = b"Scheduler|" + os.urandom(4).hex().encode()
         self._storage = connect_dealer(self._context, self.object_storage_address, identity)
@@ -113,7 +119,7 @@ class SchedulerServer:
         self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
         self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)  # what a burst left in zmq's heap goes back
         self._status = StatusReporter(self.core, self.address)
-        self.loop.call_every(STATUS_INTERVAL_SECONDS, self._publish_status)
+        self.loop.call_every(options.status_report_interval_seconds, self._publish_status)
         self.loop.after_each_wake(self._flush)
 
     def run(self) -> None:
@@ -266,7 +272,7 @@ def _replace_storage(settings: SchedulerSettings, address: str) -> SchedulerSett
     return replace(settings, object_storage_address=address)
 
 
-def _make_policy(engine_type: str, content: str) -> Any:
+def _make_policy(engine_type: str, content: str) -> PolicyEngine:
     from scaler.scheduler.policy.engine import make_policy_engine
 
     return make_policy_engine(engine_type, content)
@@ -280,10 +286,12 @@ def serve(options: SchedulerOptions) -> None:
         raise server.failure
 
 
-def run_scheduler(config: Any) -> None:
-    """Entry point of ``scaler_scheduler`` (``config`` is a ``scaler.config.SchedulerConfig``)."""
+def scheduler_options_from_config(config: SchedulerConfig) -> SchedulerOptions:
+    """The one place a ``SchedulerConfig`` (the command line, TOML, or a combo's arguments) becomes what the
+    server runs with."""
+    advertised = config.advertised_object_storage_address
     settings = SchedulerSettings(
-        object_storage_address=str(config.advertised_object_storage_address or config.effective_object_storage_address),
+        object_storage_address=str(advertised or config.effective_object_storage_address),
         client_timeout_seconds=config.client_timeout_seconds,
         worker_timeout_seconds=config.worker_timeout_seconds,
         load_balance_seconds=config.load_balance_seconds,
@@ -292,17 +300,21 @@ def run_scheduler(config: Any) -> None:
         max_number_of_tasks_waiting=config.max_number_of_tasks_waiting,
         object_retention_seconds=config.object_retention_seconds,
     )
-    options = SchedulerOptions(
+    return SchedulerOptions(
         address=str(config.scheduler_address),
         object_storage_address=str(config.object_storage_address) if config.object_storage_address else None,
-        advertised_object_storage_address=(
-            str(config.advertised_object_storage_address) if config.advertised_object_storage_address else None
-        ),
+        advertised_object_storage_address=str(advertised) if advertised else None,
         monitor_address=str(config.effective_monitor_address),
         settings=settings,
         policy_engine_type=config.policy_engine_type,
         policy_content=config.policy_content,
         event_loop=config.event_loop,
         object_storage_max_bytes_per_owner=config.object_storage_max_bytes_per_owner,
+        io_threads=config.io_threads,
+        status_report_interval_seconds=config.status_report_interval_seconds,
     )
-    serve(options)
+
+
+def run_scheduler(config: SchedulerConfig) -> None:
+    """Entry point of ``scaler_scheduler``."""
+    serve(scheduler_options_from_config(config))

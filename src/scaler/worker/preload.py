@@ -1,4 +1,5 @@
-"""Run ``--preload "pkg.mod:fn"`` / ``"pkg.mod:fn(literal, key=literal)"`` in a processor before its tasks."""
+"""Run ``--preload "pkg.mod"`` / ``"pkg.mod:fn"`` / ``"pkg.mod:fn(literal, key=literal)"`` in a processor before
+its tasks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ def run_preload(spec: str) -> None:
 
     parsed = parse_preload(spec)
     target: object = importlib.import_module(parsed.module)
+    if not parsed.attribute:  # a bare module path: importing it was the initialisation
+        return
     for part in parsed.attribute.split("."):
         target = getattr(target, part)
     if parsed.call:

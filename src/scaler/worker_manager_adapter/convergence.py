@@ -24,6 +24,9 @@ from scaler.protocol import messages as m
 class Decision:
     start: int = 0
     stop: int = 0
+    # Set once, when the scheduler first asks for fewer units: how many will stop when the cooldown has passed
+    # (so that the manager can say so in its log, rather than seeming to ignore the request).
+    stop_after_cooldown: int = 0
 
 
 class Convergence:
@@ -59,9 +62,10 @@ class Convergence:
         if self._desired_units == live_units:
             self._lower_since = None
             return Decision()
-        if self._lower_since is None:
+        if self._lower_since is None and self._cooldown > 0:
             self._lower_since = now
-        if now - self._lower_since < self._cooldown:
+            return Decision(stop_after_cooldown=live_units - self._desired_units)
+        if self._lower_since is not None and now - self._lower_since < self._cooldown:
             return Decision()
         self._lower_since = None
         return Decision(stop=live_units - self._desired_units)

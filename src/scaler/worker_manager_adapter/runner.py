@@ -37,17 +37,19 @@ class WorkerManagerRunner:
         scale_down_cooldown_seconds: float,
         fixed_units: int | None = None,
         event_loop: str = "builtin",
+        io_threads: int = 1,
     ) -> None:
         self.manager_id = manager_id
         self._provisioner = provisioner
         self._max_task_concurrency = max_task_concurrency
         self._capabilities = capabilities
         self._fixed_units = fixed_units
+        self._cooldown_seconds = scale_down_cooldown_seconds
         max_units = -1 if max_task_concurrency < 0 else max_task_concurrency // max(1, provisioner.workers_per_unit)
         self._convergence = Convergence(
             capabilities, provisioner.workers_per_unit, max_units, scale_down_cooldown_seconds
         )
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=io_threads)
         identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
         self._scheduler = connect_dealer(self._context, scheduler_address, identity)
         self.exit_code = 0
@@ -118,8 +120,14 @@ class WorkerManagerRunner:
             logger.info("worker manager %r: starting %d unit(s)", self.manager_id, decision.start)
             self._provisioner.start_units(decision.start)
         elif decision.stop:
-            logger.info("worker manager %r: stopping %d unit(s)", self.manager_id, decision.stop)
+            logger.info("worker manager %r: stopping %d idle unit(s)", self.manager_id, decision.stop)
             self._provisioner.stop_units(decision.stop)
+        elif decision.stop_after_cooldown:
+            logger.info(
+                "worker manager %r: the scheduler asked for %d unit(s) fewer; stopping them in %gs unless demand "
+                "returns (--scale-down-cooldown-seconds)",
+                self.manager_id, decision.stop_after_cooldown, self._cooldown_seconds,
+            )  # fmt: skip
 
 
 def run_manager(config: Any, manager_id: str, provisioner: Provisioner, fixed_units: int | None = None) -> int:
@@ -136,6 +144,7 @@ def run_manager(config: Any, manager_id: str, provisioner: Provisioner, fixed_un
         scale_down_cooldown_seconds=config.scale_down_cooldown_seconds,
         fixed_units=fixed_units,
         event_loop=config.event_loop,
+        io_threads=config.io_threads,
     )
     runner.loop.stop_on_signals()
     return runner.run()

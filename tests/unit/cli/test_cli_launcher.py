@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pathlib
 import signal
@@ -65,6 +66,7 @@ def test_plan_starts_sections_in_order_each_fed_its_own_table() -> None:
         "[[worker_manager]] #1 (type = 'baremetal_native')",
         "[[worker_manager]] #2 (type = 'baremetal_native')",
         "[gui]",
+        "[top]",
     ]
     assert [step.command[1:] for step in steps] == [
         ("-m", "scaler.cli.object_storage_server"),
@@ -72,10 +74,13 @@ def test_plan_starts_sections_in_order_each_fed_its_own_table() -> None:
         ("-m", "scaler.cli.worker_manager", "baremetal_native"),
         ("-m", "scaler.cli.worker_manager", "baremetal_native"),
         ("-m", "scaler.cli.gui"),
+        ("-m", "scaler.cli.top"),
     ]
     assert all(step.command[0] == sys.executable for step in steps)
     assert steps[0].ready_address == Address.parse("tcp://127.0.0.1:8517")
-    assert [step.ready_address for step in steps[1:]] == [None] * 4
+    assert [step.ready_address for step in steps[1:]] == [None] * 5
+    # Only the scheduler and its object storage take the stack down when they exit.
+    assert [step.essential for step in steps] == [True, True, False, False, False, False]
     document = tomllib.loads(FULL)
     assert tomllib.loads(steps[1].toml_text) == {"scheduler": document["scheduler"]}
     assert tomllib.loads(steps[2].toml_text) == {"worker_manager": [document["worker_manager"][0]]}
@@ -106,14 +111,35 @@ def test_no_recognized_section() -> None:
         plan("")
 
 
-def test_unknown_section_beside_known_ones() -> None:
-    with pytest.raises(ConfigError, match=r"^stack.toml: unknown section \[gu\] \(recognized sections: "):
-        plan(FULL + '\n[gu]\nmonitor_address = "tcp://127.0.0.1:8518"\n')
+def test_unknown_section_beside_known_ones_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    # The documents: scaler starts the sections it recognizes. A section may be meant for another tool.
+    steps = plan(FULL + '\n[gu]\nmonitor_address = "tcp://127.0.0.1:8518"\n')
+    assert len(steps) == 6
+    assert "stack.toml: skipping unknown section [gu] (recognized sections: " in caplog.text
 
 
-def test_top_alone_starts_nothing() -> None:
-    with pytest.raises(ConfigError, match=r"nothing to start: \[top\] is not started by scaler"):
-        plan('[top]\nmonitor_address = "tcp://127.0.0.1:8518"\n')
+def test_top_alone_is_started() -> None:
+    steps = plan('[top]\nmonitor_address = "tcp://127.0.0.1:8518"\n')
+    assert [(step.label, step.command[1:]) for step in steps] == [("[top]", ("-m", "scaler.cli.top"))]
+
+
+def test_worker_manager_inherits_the_scheduler_address() -> None:
+    text = (
+        '[scheduler]\nscheduler_address = "tcp://0.0.0.0:8516"\n'
+        '[[worker_manager]]\ntype = "baremetal_native"\n'
+        '[[worker_manager]]\ntype = "baremetal_native"\nscheduler_address = "tcp://10.0.0.1:9"\n'
+    )
+    first, second = (tomllib.loads(step.toml_text)["worker_manager"][0] for step in plan(text)[1:])
+    assert first["scheduler_address"] == "tcp://127.0.0.1:8516"  # a wildcard bind is reached through loopback
+    assert second["scheduler_address"] == "tcp://10.0.0.1:9"  # an explicit one is kept
+
+
+def test_worker_manager_without_scheduler_anywhere_names_only_the_file() -> None:
+    with pytest.raises(ConfigError) as raised:
+        plan('[[worker_manager]]\ntype = "baremetal_native"\n')
+    assert str(raised.value) == (
+        "stack.toml: [[worker_manager]] #1 (type = 'baremetal_native') missing required key scheduler_address"
+    )  # scaler has no command line for it: the message must not suggest one
 
 
 def test_missing_address_in_a_section() -> None:
@@ -200,16 +226,55 @@ def lines(log: pathlib.Path) -> list[str]:
     return log.read_text().split()
 
 
-def test_first_exiting_child_sets_the_code_and_the_rest_stop_in_reverse_order(tmp_path: pathlib.Path) -> None:
+def test_an_essential_child_exiting_sets_the_code_and_the_rest_stop_in_reverse_order(tmp_path: pathlib.Path) -> None:
     log = tmp_path / "log"
     steps = [
         step("a", CHILD, "a", str(log)),
         step("b", CHILD, "b", str(log)),
-        step("c", EXIT_WHEN_UP, "3", str(log), "a", "b"),
+        dataclasses.replace(step("c", EXIT_WHEN_UP, "3", str(log), "a", "b"), essential=True),
     ]
     assert supervise(steps, stop_timeout=10) == 3
     text = log.read_text()
     assert text.index("stop b") < text.index("stop a")
+
+
+def test_a_failing_child_is_reported_and_the_others_keep_running(
+    tmp_path: pathlib.Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A fixed-mode manager whose workers died, or a [gui] without aiohttp, must not take the scheduler down.
+    log = tmp_path / "log"
+    steps = [
+        dataclasses.replace(step("scheduler", CHILD, "scheduler", str(log)), essential=True),
+        step("manager", EXIT_WHEN_UP, "0", str(log), "scheduler"),
+        step("gui", EXIT_WHEN_UP, "1", str(log), "scheduler"),
+    ]
+    seen_while_running: list[str] = []
+
+    def stop_when_reported() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not ("manager exited" in caplog.text and "gui exited" in caplog.text):
+            time.sleep(0.02)
+        time.sleep(0.5)  # several supervision rounds with only the scheduler left
+        seen_while_running.append(log.read_text())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    helper = threading.Thread(target=stop_when_reported)
+    helper.start()
+    try:
+        with caplog.at_level("INFO"):
+            status = supervise(steps, stop_timeout=10)
+    finally:
+        helper.join()
+    assert status == 0  # stopped by the signal
+    assert "manager exited with code 0: the other processes keep running" in caplog.text
+    assert "gui exited with code 1: the other processes keep running" in caplog.text
+    assert "stop scheduler" not in seen_while_running[0]  # still running after both had exited
+    assert "stop scheduler" in log.read_text()  # stopped by the launcher at the end
+
+
+def test_the_launcher_ends_when_no_child_is_left(tmp_path: pathlib.Path) -> None:
+    steps = [step("a", "import sys; sys.exit(0)"), step("b", "import sys; sys.exit(5)")]
+    assert supervise(steps) == 5
 
 
 def test_stop_signal_stops_all_and_exits_0(tmp_path: pathlib.Path) -> None:
@@ -248,7 +313,10 @@ while True:
 
 def test_child_ignoring_sigterm_is_killed_after_the_grace_period(tmp_path: pathlib.Path) -> None:
     log = tmp_path / "log"
-    steps = [step("stubborn", IGNORES_SIGTERM, str(log)), step("exit", EXIT_WHEN_UP, "5", str(log), "stubborn")]
+    steps = [
+        step("stubborn", IGNORES_SIGTERM, str(log)),
+        dataclasses.replace(step("exit", EXIT_WHEN_UP, "5", str(log), "stubborn"), essential=True),
+    ]
     started = time.monotonic()
     assert supervise(steps, stop_timeout=0.3) == 5
     assert time.monotonic() - started < 20
@@ -277,7 +345,8 @@ except OSError:
 def test_waits_for_a_ready_address_before_starting_the_next_child() -> None:
     port = free_tcp_port()
     address = Address.parse(f"tcp://127.0.0.1:{port}")
-    steps = [step("storage", LISTENS_LATE, str(port), ready=address), step("client", CONNECTS, str(port))]
+    client = dataclasses.replace(step("client", CONNECTS, str(port)), essential=True)
+    steps = [step("storage", LISTENS_LATE, str(port), ready=address), client]
     assert supervise(steps) == 0  # "client" connected, then exited 0
 
 

@@ -1,4 +1,4 @@
-"""Precedence (command line > environment > TOML > default) and the one-line errors for every kind of bad input."""
+"""Precedence (command line > TOML > environment > default) and the one-line errors for every kind of bad input."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from scaler.io.address import Address
 ADDRESS = "tcp://127.0.0.1:8516"
 
 
-def write(tmp_path: pathlib.Path, text: str) -> str:
-    path = tmp_path / "config.toml"
+def write(tmp_path: pathlib.Path, text: str, name: str = "config.toml") -> str:
+    path = tmp_path / name
     path.write_text(text)
     return str(path)
 
@@ -42,16 +42,20 @@ class CloudConfig(WorkerManagerConfig):
 # --- precedence -------------------------------------------------------------------------------------------------
 
 
-def test_command_line_beats_environment_beats_toml_beats_default(tmp_path: pathlib.Path) -> None:
+def test_command_line_beats_toml_beats_environment_beats_default(tmp_path: pathlib.Path) -> None:
+    # The documents: command line > TOML > defaults. An ambient variable (AWS_REGION exported for another tool)
+    # must not override what the user wrote in the file they passed; it only fills in what the file leaves out.
     path = write(tmp_path, f'[worker_manager]\nscheduler_address = "{ADDRESS}"\nregion = "toml"\nsize = 3\n')
-    env = {"TEST_SCALER_REGION": "env"}
+    env = {"TEST_SCALER_REGION": "env", "TEST_SCALER_SIZE": "7"}
 
     def load(*argv: str) -> CloudConfig:
         return load_config(CloudConfig, ["-c", path, *argv], prog="p", environ=env)
 
     assert load("--region", "cli").region == "cli"
-    assert load().region == "env"
-    assert load().size == 3  # TOML, no environment variable set
+    assert load().region == "toml"
+    assert load().size == 3
+    without_region = write(tmp_path, f'[worker_manager]\nscheduler_address = "{ADDRESS}"\n', name="bare.toml")
+    assert load_config(CloudConfig, ["-c", without_region], prog="p", environ=env).region == "env"
     assert load_config(CloudConfig, ["-c", path], prog="p", environ={}).region == "toml"
     assert load_config(CloudConfig, [ADDRESS], prog="p", environ={}).region == "us-east-1"
     assert load_config(CloudConfig, [ADDRESS], prog="p", environ={"TEST_SCALER_SIZE": "9"}).size == 9

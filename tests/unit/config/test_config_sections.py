@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pathlib
 
 import pytest
 
@@ -240,10 +241,12 @@ def test_parse_preload_plain_and_with_literal_arguments() -> None:
     assert (plain.module, plain.attribute, plain.call, plain.args, plain.kwargs) == (
         "mypackage.init",
         "setup",
-        False,
+        True,  # the documents' "--preload mypackage.init:setup" runs setup()
         (),
         {},
     )
+    module = parse_preload("my_package.preload")  # the baremetal document's form: a module path, imported
+    assert (module.module, module.attribute, module.call) == ("my_package.preload", "", False)
     call = parse_preload("mypackage.init:configure('production', [1, 2], debug=False)")
     assert (call.module, call.attribute, call.call) == ("mypackage.init", "configure", True)
     assert call.args == ("production", [1, 2])
@@ -254,12 +257,12 @@ def test_parse_preload_plain_and_with_literal_arguments() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("mypackage.init", "expected 'package.module:function'"),
-        (":setup", "expected 'package.module:function'"),
-        ("my-package:setup", "expected 'package.module:function'"),
-        ("pkg:", "expected 'package.module:function'"),
-        ("pkg:setup(", "expected 'package.module:function'"),
-        ("pkg:1 + 2", "expected 'package.module:function'"),
+        ("my-package.init", "expected 'package.module'"),
+        (":setup", "expected 'package.module'"),
+        ("my-package:setup", "expected 'package.module'"),
+        ("pkg:", "expected 'package.module'"),
+        ("pkg:setup(", "expected 'package.module'"),
+        ("pkg:1 + 2", "expected 'package.module'"),
         ("pkg:setup(os.getcwd())", "arguments must be Python literals"),
         ("pkg:setup(x)", "arguments must be Python literals"),
         ("pkg:setup(*args)", r"\*args and \*\*kwargs are not allowed"),
@@ -276,8 +279,8 @@ def test_preload_is_validated_at_parse_time_but_not_imported() -> None:
         BaremetalNativeConfig, cli={"scheduler_address": ADDRESS, "preload": "no_such_module_xyz:setup(1)"}
     )
     assert config.preload == "no_such_module_xyz:setup(1)"
-    with pytest.raises(ConfigError, match=r"argument --preload: invalid preload 'nope'"):
-        resolve_config(BaremetalNativeConfig, cli={"scheduler_address": ADDRESS, "preload": "nope"})
+    with pytest.raises(ConfigError, match=r"argument --preload: invalid preload 'no-pe'"):
+        resolve_config(BaremetalNativeConfig, cli={"scheduler_address": ADDRESS, "preload": "no-pe"})
 
 
 # --- gui address ------------------------------------------------------------------------------------------------
@@ -298,3 +301,20 @@ def test_gui_address(text: str, expected: tuple[str, int]) -> None:
 def test_bad_gui_address(text: str) -> None:
     with pytest.raises(ConfigError, match=r"argument --gui-address: invalid address .* expected HOST:PORT"):
         resolve_config(GuiConfig, cli={"monitor_address": ADDRESS, "gui_address": text})
+
+
+def test_run_preload_imports_a_module_path_and_calls_a_plain_function(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scaler.worker.preload import run_preload
+
+    (tmp_path / "preload_probe_module.py").write_text(
+        "import os\nos.environ['PRELOAD_PROBE'] = 'imported'\n"
+        "def setup():\n    os.environ['PRELOAD_PROBE'] = 'called'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("PRELOAD_PROBE", raising=False)
+    run_preload("preload_probe_module")
+    assert os.environ["PRELOAD_PROBE"] == "imported"
+    run_preload("preload_probe_module:setup")
+    assert os.environ["PRELOAD_PROBE"] == "called"

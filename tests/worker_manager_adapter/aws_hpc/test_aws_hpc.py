@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -79,7 +80,9 @@ def bucket_keys(moto: MotoStandIn) -> list[str]:
     return [item["Key"] for item in moto.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
 
-def test_run_command_maps_within_the_limit_and_reports_failures(moto: MotoStandIn) -> None:
+@contextmanager
+def batch_stack(moto: MotoStandIn, *manager_flags: str) -> Iterator[str]:
+    """Object storage, a scheduler and an aws_hpc manager at moto; yields the scheduler address."""
     port = free_port_block()
     address = f"tcp://127.0.0.1:{port}"
     storage = f"tcp://127.0.0.1:{port + 1}"
@@ -87,27 +90,40 @@ def test_run_command_maps_within_the_limit_and_reports_failures(moto: MotoStandI
          command("scaler_scheduler", address, "--object-storage-address", storage,
                  "--policy-content", "allocate=even_load; scaling=vanilla", "--logging-level", "WARNING"):  # fmt: skip
         wait_for_port(port)
-        with command("scaler_worker_manager", "aws_hpc", address, "--object-storage-address",
-                     f"tcp://127.0.0.1:{port + 1}", "--worker-manager-id", "wm-batch", "--job-queue", QUEUE,
-                     "--job-definition", DEFINITION, "--s3-bucket", BUCKET, "--aws-region", "us-east-1",
-                     "--max-concurrent-jobs", "3", "--job-timeout-minutes", "0.05", *FAST, env=moto.env):  # fmt: skip
-            with Client(address=address) as client:
-                # Each Batch job is a process that starts the runner (about a second of CPU here): the 50-task map
-                # is in the TOML test; this one checks the limit and every failure path.
-                assert client.map(square, range(10)) == [x * x for x in range(10)]
-                assert 1 <= moto.batch_peak_running <= 3  # the limit held at "AWS Batch"
-                assert client.submit(big_echo, b"x" * 100_000).result(timeout=60) == 100_000  # payload via S3
-                with pytest.raises(ValueError, match="raised in the Batch job"):
-                    client.submit(fail_in_job).result(timeout=60)
-                with pytest.raises(
-                    JobFailedError, match=r"AWS Batch job .* failed: Essential container in task exited"
-                ):
-                    client.submit(exit_job).result(timeout=60)
-                with pytest.raises(TaskTimeoutError, match="job timeout of 3s"):
-                    client.submit(time.sleep, 30).result(timeout=60)
-            wait_until(lambda: moto.batch_running == 0)  # the overlong job was terminated
-            assert moto.batch_exit_codes.count(0) == 10 + 2 and moto.batch_exit_codes.count(3) == 1
-            wait_until(lambda: bucket_keys(moto) == [])  # every payload and result was deleted once read
+        with command("scaler_worker_manager", "aws_hpc", address, "--object-storage-address", storage,
+                     "--worker-manager-id", "wm-batch", "--job-queue", QUEUE, "--job-definition", DEFINITION,
+                     "--s3-bucket", BUCKET, "--aws-region", "us-east-1", *manager_flags, *FAST,
+                     env=moto.env):  # fmt: skip
+            yield address
+
+
+def test_run_command_maps_within_the_limit_and_reports_failures(moto: MotoStandIn) -> None:
+    # A job timeout that means "broken" (10 minutes): on a loaded machine a normal job (a process start and the
+    # runner's imports) can take several seconds. The timeout path has its own test below.
+    with batch_stack(moto, "--max-concurrent-jobs", "3", "--job-timeout-minutes", "10") as address:
+        with Client(address=address) as client:
+            # Each Batch job is a process that starts the runner (about a second of CPU here): the 50-task map
+            # is in the TOML test; this one checks the limit and every failure path.
+            assert client.map(square, range(10)) == [x * x for x in range(10)]
+            assert 1 <= moto.batch_peak_running <= 3  # the limit held at "AWS Batch"
+            assert client.submit(big_echo, b"x" * 100_000).result(timeout=60) == 100_000  # payload via S3
+            with pytest.raises(ValueError, match="raised in the Batch job"):
+                client.submit(fail_in_job).result(timeout=60)
+            with pytest.raises(JobFailedError, match=r"AWS Batch job .* failed: Essential container in task exited"):
+                client.submit(exit_job).result(timeout=60)
+        wait_until(lambda: moto.batch_running == 0)
+        assert moto.batch_exit_codes.count(0) == 10 + 2 and moto.batch_exit_codes.count(3) == 1
+        wait_until(lambda: bucket_keys(moto) == [])  # every payload and result was deleted once read
+
+
+def test_a_job_past_its_timeout_fails_its_task_and_is_terminated(moto: MotoStandIn) -> None:
+    # 3 s against a 30 s sleep: the timeout fires however slow the machine is.
+    with batch_stack(moto, "--job-timeout-minutes", "0.05") as address:
+        with Client(address=address) as client:
+            with pytest.raises(TaskTimeoutError, match="job timeout of 3s"):
+                client.submit(time.sleep, 30).result(timeout=120)
+        wait_until(lambda: moto.batch_running == 0, timeout=60)  # the overlong job was terminated
+        wait_until(lambda: bucket_keys(moto) == [])
 
 
 def test_toml_example_from_the_documents(moto: MotoStandIn, tmp_path: Path) -> None:

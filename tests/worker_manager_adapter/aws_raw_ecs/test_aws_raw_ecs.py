@@ -8,17 +8,20 @@ it when the task is stopped. What is left at moto after the manager exits is che
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import scaler
 from scaler import Client
 from tests.cli.helpers import command, free_port_block, run, wait_for_port
 from tests.conftest import wait_until
 from tests.worker_manager_adapter.aws_stand_in.launchers import EcsLocalLauncher
 from tests.worker_manager_adapter.aws_stand_in.moto_stand_in import MotoStandIn, moto_stand_in
+from tests.worker_manager_adapter.manager_counts import wait_for_counted_workers
 
 pytestmark = pytest.mark.cloud
 
@@ -57,11 +60,13 @@ def test_run_command_scales_up_and_down_and_leaves_nothing_after_ctrl_c(moto: Mo
             with Client(address=address) as client:
                 assert client.map(slow_square, range(50)) == [x * x for x in range(50)]
                 assert 1 <= launcher.groups.peak <= 2  # scaled up under the burst, at most 4 workers / 2 per task
-                wait_until(lambda: launcher.running_tasks() == [], timeout=30)  # idle: scaled down to no task
+                wait_until(lambda: launcher.running_tasks() == [], timeout=90)  # idle: scaled down to no task
                 wait_until(lambda: launcher.groups.alive() == [], timeout=15)  # and their processes ended
                 # Demand again, then Ctrl-C while its tasks run.
                 futures = [client.submit(time.sleep, 5) for _ in range(4)]
-                wait_until(lambda: len(launcher.running_tasks()) >= 1, timeout=30)
+                wait_until(lambda: len(launcher.running_tasks()) >= 1, timeout=90)
+                # The task's workers report this manager's id, so the scheduler counts them as its workers.
+                wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", "wm-ecs")
                 manager.send_signal(signal.SIGINT)
                 manager.wait(30)
                 assert launcher.running_tasks() == []  # every task it started was stopped, checked at moto
@@ -91,7 +96,7 @@ worker_manager_id = "wm-ecs"
 ecs_subnets = "{subnets(moto)}"
 ecs_cluster = "{CLUSTER}"
 ecs_task_definition = "scaler-task-definition"
-ecs_task_image = "public.ecr.aws/v4u8j8r6/scaler:latest"
+ecs_task_image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/scaler-ecs-worker:latest"
 aws_region = "us-east-1"
 ecs_task_cpu = 2
 max_task_concurrency = 2
@@ -106,6 +111,27 @@ ecs_status_interval_seconds = 1
                 assert client.map(slow_square, range(50)) == [x * x for x in range(50)]
             assert launcher.groups.peak == 1
         assert launcher.running_tasks() == []  # the launcher's SIGTERM stopped every task
+    definition = moto.client("ecs").describe_task_definition(taskDefinition="scaler-task-definition")
+    image = definition["taskDefinition"]["containerDefinitions"][0]["image"]
+    assert image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/scaler-ecs-worker:latest"
+
+
+def test_the_other_projects_image_is_refused() -> None:
+    # The documents' default image runs another project's Scaler, whose workers cannot talk to this scheduler.
+    result = run("scaler_worker_manager", "aws_raw_ecs", "tcp://127.0.0.1:1", "--ecs-subnets", "subnet-1",
+                 "--ecs-task-image", "public.ecr.aws/v4u8j8r6/scaler:latest")  # fmt: skip
+    assert result.returncode == 2 and "another project's Scaler image" in result.stderr
+    assert "Dockerfile.ecs_worker" in result.stderr
+
+
+def test_the_image_entrypoint_installs_nothing_when_asked_nothing_and_runs_the_command(tmp_path: Path) -> None:
+    entrypoint = Path(scaler.__file__).parent / "worker_manager_adapter" / "aws_raw_ecs" / "utility" / "entrypoint.sh"
+    out = tmp_path / "out"
+    env = {"PATH": "/usr/bin:/bin", "PYTHON_REQUIREMENTS": " ; ", "COMMAND": f"echo ran > {out}"}
+    subprocess.run(["sh", str(entrypoint)], env=env, check=True, timeout=30)
+    assert out.read_text() == "ran\n"
+    missing = subprocess.run(["sh", str(entrypoint)], env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    assert missing.returncode != 0 and "COMMAND is not set" in missing.stderr
 
 
 def test_missing_subnets_flag_is_named() -> None:

@@ -47,6 +47,9 @@ def test_provision_harness_build_image_and_cleanup(standin: StandIn, oci_config_
     assert COMPARTMENT_ID in group["matchingRule"] and group["compartmentId"] == standin.tenancy_id
     (policy,) = standin.state.policies.values()
     assert any("manage objects" in statement and "scaler-tasks" in statement for statement in policy["statements"])
+    for grant in ("manage container-instances", "manage virtual-network-family"):  # what the document promises
+        statement = f"Allow dynamic-group {group['name']} to {grant} in compartment id {COMPARTMENT_ID}"
+        assert statement in policy["statements"], policy["statements"]
     assert [r["displayName"] for r in standin.state.repositories.values()] == ["scaler-oci/job-runner"]
 
     again = run(*provision, cwd=tmp_path, env=env)

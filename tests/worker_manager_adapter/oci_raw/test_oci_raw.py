@@ -1,7 +1,8 @@
 """``scaler_worker_manager oci_raw`` end to end against the stand-in: the document's commands and its TOML.
 
 A "container instance" runs the real worker image entrypoint (utility/entrypoint.sh) as a local process: the
-image's uv is a stand-in that records the requirements and installs nothing, then the entrypoint runs the
+image's uv is a stand-in that really installs the requirements (this checkout's wheel, the dependencies from the
+test environment, nothing from a network), then the entrypoint runs the
 ``scaler_worker_manager baremetal_native --mode fixed`` command the manager built, whose workers connect back to
 the scheduler.
 """
@@ -31,6 +32,11 @@ VANILLA = "allocate=even_load; scaling=vanilla"
 def square_where(x: int) -> tuple[int, str]:
     """x squared, and the working directory of the worker: the stand-in instance's own folder."""
     time.sleep(0.3)
+    import scaler
+
+    # The worker runs the scaler that the image's uv installed from this checkout's wheel, in the instance's
+    # environment, not the test environment's editable one.
+    assert os.sep + "scaler-venv" + os.sep in scaler.__file__, scaler.__file__
     return x * x, os.getcwd()
 
 
@@ -39,7 +45,7 @@ def manager_flags(address: str, storage: str) -> list[str]:
         address, "--worker-scheduler-address", address, "--object-storage-address", storage,
         "--worker-manager-id", "wm-oci-raw", "--oci-region", "us-ashburn-1", "--compartment-id", COMPARTMENT_ID,
         "--availability-domain", "AD-1", "--subnet-id", SUBNET_ID, "--container-image", WORKER_IMAGE,
-        "--python-version", "3.12", "--requirements-txt", "opengris-scaler[oci]", "--instance-ocpus", "2.0",
+        "--python-version", "3.12", "--requirements-txt", "scaler[oci]", "--instance-ocpus", "2.0",
         "--instance-memory-gb", "8.0", *FAST,
     ]  # fmt: skip
 
@@ -106,7 +112,7 @@ def test_commands_follow_the_load_and_leave_nothing(standin: StandIn, oci_config
     assert manager.returncode == 0, output
     assert re.search(r"deleted [12] container instance\(s\) of manager 'wm-oci-raw'", output), output
     wait_until(lambda: standin.live_instances() == [] and standin.running_processes() == 0, timeout=20)
-    assert "requirement: opengris-scaler[oci]" in standin.uv_log()
+    assert "requirement: scaler[oci]" in standin.uv_log() and "pip exit code: 0" in standin.uv_log()
 
 
 DOCUMENT_TOML = '''
@@ -132,9 +138,8 @@ subnet_id = "{subnet}"
 container_image = "{image}"
 python_version = "3.12"
 requirements_txt = """
-opengris-scaler[oci]
-tomli
-pargraph
+scaler[oci]
+msgspec
 """
 instance_ocpus = 4.0
 instance_memory_gb = 30.0
@@ -158,7 +163,7 @@ def test_the_documents_toml_runs_with_scaler(standin: StandIn, oci_config_file: 
             del futures
     wait_until(lambda: standin.live_instances() == [] and standin.running_processes() == 0, timeout=20)
     assert stack.returncode == 0, output
-    assert all(f"requirement: {name}" in standin.uv_log() for name in ("opengris-scaler[oci]", "tomli", "pargraph"))
+    assert all(f"requirement: {name}" in standin.uv_log() for name in ("scaler[oci]", "msgspec"))
 
 
 def test_failed_instances_are_reported_and_replaced_with_backoff(standin: StandIn, oci_config_file: Path) -> None:
@@ -191,7 +196,13 @@ def test_bad_input_names_the_flag(tmp_path: Path) -> None:
     result = _run(*flags)
     assert result.returncode == 2 and "--compartment-id" in result.stderr and "compartment" in result.stderr
     flags[flags.index("ocid1.instance.oc1..nope")] = COMPARTMENT_ID
-    flags[flags.index("opengris-scaler[oci]")] = "missing-requirements.txt"
+    flags[flags.index("scaler[oci]")] = "opengris-scaler[oci]"  # the documents' text: another project's Scaler
+    result = _run(*flags)
+    assert result.returncode == 2 and "opengris-scaler is another project's Scaler" in result.stderr
+    flags[flags.index("opengris-scaler[oci]")] = "numpy"
+    result = _run(*flags)
+    assert result.returncode == 2 and "the requirements do not install 'scaler'" in result.stderr
+    flags[flags.index("numpy")] = "missing-requirements.txt"
     result = _run(*flags)
     assert result.returncode == 2 and "requirements file 'missing-requirements.txt' not found" in result.stderr
 
@@ -208,3 +219,21 @@ def test_bad_input_names_the_flag(tmp_path: Path) -> None:
 def _run(*flags: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(BIN / "scaler_worker_manager"), "oci_raw", *flags], capture_output=True, text=True,
                           timeout=60, env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_requirements_the_image_cannot_install_fail_the_instance(standin: StandIn, oci_config_file: Path) -> None:
+    # The stand-in's uv installs for real: a version of scaler that does not exist fails the container, which the
+    # manager reports (a requirements file that only looks right is caught by a test, not in the cloud).
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    flags = manager_flags(address, f"tcp://127.0.0.1:{port + 1}")
+    flags[flags.index("scaler[oci]")] = "scaler[oci]==999.0"
+    with command("scaler_scheduler", address, "--policy-content", VANILLA, "--logging-level", "WARNING"):
+        wait_for_port(port)
+        env = standin_env(standin, oci_config_file)
+        with command("scaler_worker_manager", "oci_raw", *flags, env=env) as manager, Client(address=address) as client:
+            client.submit(square_where, 1)
+            wait_until(lambda: "pip exit code: 1" in standin.uv_log(), timeout=120)
+            wait_until(lambda: any(i.state in ("FAILED", "INACTIVE", "DELETED") for i in standin.instances()), 60)
+            stop_with(manager, signal.SIGTERM)
+    assert "requirement: scaler[oci]==999.0" in standin.uv_log()

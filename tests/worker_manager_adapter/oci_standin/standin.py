@@ -15,7 +15,9 @@ Run it by hand (for the documents' commands against no tenancy)::
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -34,19 +36,47 @@ SUBNET_ID = "ocid1.subnet.oc1.iad.aaaaaaaastandinsubnet"
 AVAILABILITY_DOMAIN = "Uocm:US-ASHBURN-AD-1"
 
 
-IMAGE_BIN = Path(__file__).parent / "image_bin"  # the image's own tools: a uv that installs nothing
+IMAGE_BIN = Path(__file__).parent / "image_bin"  # the image's own tools: a uv that installs from this machine
+_IMAGE_PACKAGES: list[tuple[Path, Path]] = []
+
+
+def image_packages() -> tuple[Path, Path]:
+    """What the image's uv installs from (built once per test process): a wheelhouse holding only the wheel of
+    this checkout, and a folder of links to the test environment's packages except scaler (the dependencies)."""
+    if not _IMAGE_PACKAGES:
+        import scaler
+
+        root = Path(scaler.__file__).resolve().parents[2]
+        folder = Path(tempfile.mkdtemp(prefix="oci-standin-image-"))
+        wheelhouse, dependencies = folder / "wheelhouse", folder / "dependencies"
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", str(root), "-w", str(wheelhouse)],
+            check=True, timeout=600, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        dependencies.mkdir()
+        site = Path(sysconfig.get_paths()["purelib"])
+        for entry in site.iterdir():
+            name = entry.name.lower()
+            if name == "scaler" or name.startswith(("scaler-", "__editable__")) or name.endswith(".pth"):
+                continue  # this checkout comes from the wheel, or not at all
+            (dependencies / entry.name).symlink_to(entry)
+        _IMAGE_PACKAGES.append((wheelhouse, dependencies))
+    return _IMAGE_PACKAGES[0]
 
 
 def local_container_env(folder: Path) -> dict[str, str]:
     """What a stand-in container sees besides its own variables (the "image's" environment): the image tools and
     this interpreter's bin on PATH (its "installed" software, with PYTHONPATH if set), a HOME, a TMPDIR and a venv
     path inside the stand-in's folders, and no inherited OCI or scaler settings."""
-    keep = {name: os.environ[name] for name in ("HOME", "LANG", "PYTHONPATH") if name in os.environ}
+    keep = {name: os.environ[name] for name in ("HOME", "LANG") if name in os.environ}  # no PYTHONPATH: no
+    # scaler from the source tree; the image has what its uv installed
+    wheelhouse, dependencies = image_packages()
     path = os.pathsep.join([str(IMAGE_BIN), str(Path(sys.executable).parent), os.environ.get("PATH", "/usr/bin:/bin")])
     temporary = folder / "tmp"
     temporary.mkdir(exist_ok=True)
     return {**keep, "PATH": path, "TMPDIR": str(temporary), "SCALER_VENV": "scaler-venv",
-            "FAKE_UV_LOG": str(folder / "uv.log")}  # fmt: skip
+            "FAKE_UV_LOG": str(folder / "uv.log"), "STANDIN_WHEELHOUSE": str(wheelhouse),
+            "STANDIN_DEPENDENCIES": str(dependencies)}  # fmt: skip
 
 
 class StandIn:

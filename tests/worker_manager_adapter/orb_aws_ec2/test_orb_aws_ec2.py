@@ -19,6 +19,7 @@ from tests.cli.helpers import command, free_port_block, run, wait_for_port
 from tests.conftest import wait_until
 from tests.worker_manager_adapter.aws_stand_in.launchers import Ec2LocalLauncher
 from tests.worker_manager_adapter.aws_stand_in.moto_stand_in import MotoStandIn, moto_stand_in
+from tests.worker_manager_adapter.manager_counts import wait_for_counted_workers
 
 pytestmark = pytest.mark.cloud
 
@@ -69,9 +70,11 @@ def test_run_command_scales_and_leaves_nothing_after_ctrl_c(moto: MotoStandIn, t
                 # t3.medium: 2 workers each, so at most 2 instances at once for 4 workers (over the burst an
                 # instance may be returned and another started, so count the peak, not the starts)
                 assert launcher.groups.started and launcher.groups.peak <= 2
-                wait_until(lambda: launcher.instances() == [], timeout=30)  # idle: every instance returned
+                wait_until(lambda: launcher.instances() == [], timeout=90)  # idle: every instance returned
                 client.submit(time.sleep, 5)
-                wait_until(lambda: len(launcher.instances()) == 1, timeout=30)
+                wait_until(lambda: len(launcher.instances()) == 1, timeout=90)
+                # Its workers report the manager's (default) id: the scheduler counts them under it.
+                assert wait_for_counted_workers(f"tcp://127.0.0.1:{port + 2}", None).startswith("ORB|")
                 manager.send_signal(signal.SIGINT)
                 assert manager.wait(120) in (0, 130)
             assert launcher.instances() == [] and launcher.instances("pending") == []

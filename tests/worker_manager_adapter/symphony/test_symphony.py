@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -46,27 +48,41 @@ def read_state(state: Path) -> dict[str, int]:
     return data
 
 
-def test_run_command_maps_within_the_limit_and_reports_failures(tmp_path: Path) -> None:
+@contextmanager
+def symphony_stack(state: Path, *manager_flags: str) -> Iterator[str]:
+    """A scheduler and a symphony manager over the stand-in soamapi; yields the scheduler address."""
     port = free_port_block()
     address = f"tcp://127.0.0.1:{port}"
-    state = tmp_path / "soam.json"
     with command("scaler_scheduler", address, *SCHEDULER_POLICY, "--logging-level", "WARNING"):
         wait_for_port(port)
         with command("scaler_worker_manager", "symphony", address, "--worker-manager-id", "wm-symphony",
-                     "--service-name", "ScalerService", "--max-task-concurrency", "3", "--task-timeout-seconds", "3",
-                     *FAST, env=stand_in_env(state)):  # fmt: skip
-            with Client(address=address) as client:
-                assert client.map(square, range(50)) == [x * x for x in range(50)]
-                observed = read_state(state)
-                assert observed["submitted"] == 50
-                assert 1 <= observed["peak_running"] <= 3  # the limit held at "Symphony"
-                with pytest.raises(KeyError, match="raised in the SOAM task"):
-                    client.submit(raise_key_error).result(timeout=60)
-                with pytest.raises(JobFailedError, match="Symphony task failed: service process exited with code 5"):
-                    client.submit(kill_service_process).result(timeout=60)
-                with pytest.raises(TaskTimeoutError, match="job timeout of 3s"):
-                    client.submit(time.sleep, 6).result(timeout=60)
-                assert client.submit(square, 7).result(timeout=60) == 49
+                     "--service-name", "ScalerService", *manager_flags, *FAST, env=stand_in_env(state)):  # fmt: skip
+            yield address
+
+
+def test_run_command_maps_within_the_limit_and_reports_failures(tmp_path: Path) -> None:
+    # A task timeout that means "broken": each SOAM task starts a service process, which takes seconds on a
+    # loaded machine. The timeout path has its own test below.
+    state = tmp_path / "soam.json"
+    with symphony_stack(state, "--max-task-concurrency", "3", "--task-timeout-seconds", "600") as address:
+        with Client(address=address) as client:
+            assert client.map(square, range(50)) == [x * x for x in range(50)]
+            observed = read_state(state)
+            assert observed["submitted"] == 50
+            assert 1 <= observed["peak_running"] <= 3  # the limit held at "Symphony"
+            with pytest.raises(KeyError, match="raised in the SOAM task"):
+                client.submit(raise_key_error).result(timeout=60)
+            with pytest.raises(JobFailedError, match="Symphony task failed: service process exited with code 5"):
+                client.submit(kill_service_process).result(timeout=60)
+            assert client.submit(square, 7).result(timeout=60) == 49
+
+
+def test_a_task_past_its_timeout_fails(tmp_path: Path) -> None:
+    # 3 s against a 60 s sleep: the timeout fires however slow the machine is.
+    with symphony_stack(tmp_path / "soam.json", "--task-timeout-seconds", "3") as address:
+        with Client(address=address) as client:
+            with pytest.raises(TaskTimeoutError, match="job timeout of 3s"):
+                client.submit(time.sleep, 60).result(timeout=120)
 
 
 def test_toml_example_from_the_documents(tmp_path: Path) -> None:

@@ -68,10 +68,10 @@ class WorkerConfig(ConfigSection):
     preload: str | None = option(
         None,
         parse=check_preload,
-        expected="'package.module:function' or 'package.module:function(literal args)'",
-        metavar="MODULE:FUNCTION",
-        help="function each task process calls before running tasks, e.g. 'pkg.init:setup' or "
-        "\"pkg.init:configure('production', debug=False)\"",
+        expected="'package.module', 'package.module:function' or 'package.module:function(literal args)'",
+        metavar="MODULE[:FUNCTION]",
+        help="what each task process runs before its tasks: a module to import ('my_package.preload'), or a "
+        "function to call ('pkg.init:setup' or \"pkg.init:configure('production', debug=False)\")",
     )
     worker_scheduler_address: Address | None = option(
         None, short="-wsa", help="scheduler address given to workers (NAT, cloud); by default the scheduler address"

@@ -7,7 +7,6 @@ both processes then pay their start-up cost in parallel, which shortens the time
 import sys
 
 from scaler.io.lifetime import exit_with_parent_from_env
-from scaler.io.logs import basic_logging
 from scaler.worker.agent.options import WorkerOptions
 from scaler.worker.agent.processors import ProcessorHandle
 
@@ -16,7 +15,9 @@ if __name__ == "__main__":
     options = WorkerOptions.from_json(sys.argv[1])
     first_processor = ProcessorHandle(options)
 
+    from scaler.config.log_setup import setup_logging
     from scaler.worker.agent.agent import run_worker
 
-    basic_logging(options.logging_level)
+    # Where the manager that started this worker logs (its -lp/-lcf), at its level.
+    setup_logging(options.logging_level, options.logging_paths, options.logging_config_file)
     sys.exit(run_worker(options, first_processor))

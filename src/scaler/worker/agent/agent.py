@@ -41,7 +41,7 @@ class WorkerAgent:
     def __init__(self, options: WorkerOptions, first_processor: ProcessorHandle | None = None) -> None:
         self.options = options
         self.worker_id = options.worker_id.encode() if options.worker_id else new_worker_id(options.worker_id_prefix)
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=options.io_threads)
         self._scheduler = connect_dealer(self._context, options.scheduler_address, self.worker_id)
         self._storage_address = options.object_storage_address or ""
         self._queue = AgentTaskQueue()

@@ -21,7 +21,11 @@ class WorkerOptions(msgspec.Struct, frozen=True, kw_only=True):
     worker_id_prefix: str = "FIX"
     worker_id: str = ""  # fixed id (the manager picks it so it can report this worker's death); else random
     logging_level: str = "INFO"
+    # Where a manager started this worker with -lp/-lcf, it logs there too; by default to stderr.
+    logging_paths: tuple[str, ...] = ("/dev/stderr",)
+    logging_config_file: str | None = None  # the manager's -lcf
     event_loop: str = "builtin"
+    io_threads: int = 1
 
     def to_json(self) -> str:
         return msgspec.json.encode(self).decode()

@@ -17,12 +17,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from scaler.worker_manager_adapter.aws_hpc.gateway import BatchJobStatus
 from scaler.worker_manager_adapter.job_proxy.backend import JobOutcome
+from scaler.worker_manager_adapter.sdk_calls import SdkCallPool
 
 logger = logging.getLogger("scaler.aws_hpc")
 
@@ -78,7 +78,7 @@ class BatchBackend:
         self._api = api
         self._spec = spec
         self._poll_interval = poll_interval_seconds
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="aws-batch")
+        self._pool = SdkCallPool("aws-batch", logger, threads=threads)
         self._lock = threading.Lock()
         self._jobs: dict[str, _Job] = {}  # job key -> job, until it ends or is cancelled
         self._outcomes: list[JobOutcome] = []
@@ -129,13 +129,7 @@ class BatchBackend:
     # --- in the pool's threads -----------------------------------------------------------------------------------
 
     def _in_thread(self, function: Callable[..., None], *args: Any) -> None:
-        def guarded() -> None:
-            try:
-                function(*args)
-            except Exception as error:  # a thread's failure must be logged, never lost
-                logger.warning("AWS Batch call failed: %s: %s", getattr(function, "__name__", function), error)
-
-        self._pool.submit(guarded)
+        self._pool.spawn(function, *args)  # logged if it raises, paced if the service throttles
 
     def _submit(self, job: _Job, payload: bytes) -> None:
         data = gzip.compress(payload) if len(payload) > COMPRESS_OVER_BYTES else payload

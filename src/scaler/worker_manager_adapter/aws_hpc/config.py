@@ -5,11 +5,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar, Literal
 
 from scaler.config.checks import greater_than, non_empty
 from scaler.config.options import option
 from scaler.config.sections.worker_manager import WorkerManagerConfig
+from scaler.worker_manager_adapter.job_proxy.options import refused_with
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -18,6 +20,10 @@ class AwsHpcConfig(WorkerManagerConfig):
     max_concurrent_jobs at a time. Job payloads and results travel through the S3 bucket."""
 
     options_title: ClassVar[str] = "aws_hpc options"
+    refused_options: ClassVar[Mapping[str, str]] = refused_with(
+        max_task_concurrency="use -mcj/--max-concurrent-jobs, the most AWS Batch jobs at once",
+        task_timeout_seconds="use --job-timeout-minutes, which AWS Batch enforces on each job",
+    )
 
     job_queue: str = option(short="-q", check=non_empty, help="AWS Batch job queue name")
     job_definition: str = option(

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 
 from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
 from scaler.worker_manager_adapter.aws_hpc.backend import BatchBackend, BatchJobSpec
 from scaler.worker_manager_adapter.aws_hpc.config import AwsHpcConfig
 from scaler.worker_manager_adapter.job_proxy.proxy_worker import JobProxySettings, run_job_proxy
+from scaler.worker_manager_adapter.worker_launch import manager_id_of
 
 BATCH_MINIMUM_TIMEOUT_SECONDS = 60  # AWS Batch refuses a shorter attemptDurationSeconds
 
@@ -28,7 +27,7 @@ def run_aws_hpc(config: AwsHpcConfig) -> None:
         s3_prefix=config.s3_prefix.strip("/"),
         timeout_seconds=max(BATCH_MINIMUM_TIMEOUT_SECONDS, math.ceil(timeout_seconds)),
     )
-    manager_id = config.worker_manager_id or f"{config.worker_name}|{socket.gethostname()}|{os.getpid()}"
+    manager_id = manager_id_of(config, config.worker_name)
     settings = JobProxySettings.from_config(
         config,
         manager_id=manager_id,

@@ -12,6 +12,18 @@ from scaler.config.errors import ConfigError
 from scaler.config.options import option
 from scaler.config.sections.worker_manager import WorkerManagerConfig
 
+DEFAULT_IMAGE = "scaler-ecs-worker:latest"  # the tag the Dockerfile's documented build command gives
+OTHER_SCALER_IMAGE = "public.ecr.aws/v4u8j8r6/scaler"  # the documents' default: another project's Scaler
+
+
+def _not_the_other_scaler(value: str) -> str | None:
+    if value.split(":", 1)[0] == OTHER_SCALER_IMAGE:
+        return (
+            "is another project's Scaler image, whose workers cannot talk to this scheduler; build this project's "
+            "image (aws_raw_ecs/utility/Dockerfile.ecs_worker) and give its URI"
+        )
+    return None
+
 
 def _comma_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -44,7 +56,10 @@ class AwsRawEcsConfig(WorkerManagerConfig):
     )
     ecs_cluster: str = option("scaler-cluster", check=non_empty, help="ECS cluster (created when missing)")
     ecs_task_image: str = option(
-        "public.ecr.aws/v4u8j8r6/scaler:latest", check=non_empty, help="container image that runs the workers"
+        DEFAULT_IMAGE,
+        check=(non_empty, _not_the_other_scaler),
+        help="container image that runs the workers: build it from aws_raw_ecs/utility/Dockerfile.ecs_worker, "
+        "push it to a registry ECS can pull from (e.g. ECR), and give its URI here",
     )
     ecs_python_requirements: str = option(
         "tomli;pargraph;parfun;pandas",

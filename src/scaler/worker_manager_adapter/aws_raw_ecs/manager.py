@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 
 from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
-from scaler.worker_manager_adapter.aws_common.worker_command import fixed_workers_command
 from scaler.worker_manager_adapter.aws_raw_ecs.config import AwsRawEcsConfig
 from scaler.worker_manager_adapter.aws_raw_ecs.provisioner import EcsProvisioner
 from scaler.worker_manager_adapter.runner import run_manager
+from scaler.worker_manager_adapter.worker_launch import manager_id_of, unit_worker_command
 
 WORKER_TYPE = "ECS"
 
@@ -22,7 +21,7 @@ def run_aws_raw_ecs(config: AwsRawEcsConfig) -> None:
         gateway = EcsGateway(config.aws_region, config.aws_access_key_id, config.aws_secret_access_key)
     except MissingExtraError as error:
         raise SystemExit(f"scaler_worker_manager: error: {error}") from None
-    manager_id = config.worker_manager_id or f"{WORKER_TYPE}|{socket.gethostname()}|{os.getpid()}"
+    manager_id = manager_id_of(config, WORKER_TYPE)
     try:
         gateway.ensure_cluster(config.ecs_cluster)
         role_arn = gateway.ensure_execution_role()
@@ -40,7 +39,7 @@ def run_aws_raw_ecs(config: AwsRawEcsConfig) -> None:
         subnets=config.subnets,
         security_groups=groups,
         environment={
-            "COMMAND": fixed_workers_command(config, config.ecs_task_cpu, WORKER_TYPE),
+            "COMMAND": unit_worker_command(config, manager_id, config.ecs_task_cpu, WORKER_TYPE),
             "PYTHON_REQUIREMENTS": config.ecs_python_requirements,
             "PYTHON_VERSION": config.ecs_python_version,
         },

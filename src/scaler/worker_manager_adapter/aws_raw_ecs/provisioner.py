@@ -11,11 +11,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from scaler.worker_manager_adapter.aws_raw_ecs.gateway import RUN_TASK_MAX, EcsTaskStatus, TaskLaunch
 from scaler.worker_manager_adapter.provisioner import UnitExit
+from scaler.worker_manager_adapter.sdk_calls import SdkCallPool
 
 logger = logging.getLogger("scaler.aws_raw_ecs")
 
@@ -39,7 +39,7 @@ class EcsProvisioner:
         self._api = api
         self._launch = launch
         self._status_interval = status_interval
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="aws-ecs")
+        self._pool = SdkCallPool("aws-ecs", logger, threads=4)
         self._lock = threading.Lock()
         self._tasks: dict[str, float] = {}  # task ARN -> when it started (insertion order: oldest first)
         self._starting = 0
@@ -97,13 +97,7 @@ class EcsProvisioner:
     # --- in the pool's threads -----------------------------------------------------------------------------------
 
     def _in_thread(self, function: Callable[..., None], *args: Any) -> None:
-        def guarded() -> None:
-            try:
-                function(*args)
-            except Exception as error:  # a thread's failure must be logged, never lost
-                logger.warning("ECS call failed: %s: %s", getattr(function, "__name__", function), error)
-
-        self._pool.submit(guarded)
+        self._pool.spawn(function, *args)  # logged if it raises, paced if the service throttles
 
     def _start(self, count: int) -> None:
         arns: list[str] = []

@@ -49,6 +49,7 @@ class JobProxySettings:
     heartbeat_interval_seconds: float = 2.0
     poll_interval_seconds: float = 0.5
     event_loop: str = "builtin"
+    io_threads: int = 1
 
     @classmethod
     def from_config(
@@ -74,6 +75,7 @@ class JobProxySettings:
             heartbeat_interval_seconds=config.heartbeat_interval_seconds,
             poll_interval_seconds=poll_interval_seconds,
             event_loop=config.event_loop,
+            io_threads=config.io_threads,
         )
 
 
@@ -88,7 +90,7 @@ class JobProxyWorker:
         self.settings = settings
         self.backend = backend
         self.worker_id = new_worker_id(f"{settings.worker_prefix}|{settings.manager_id}")
-        self._context: zmq.Context[Any] = zmq.Context()
+        self._context: zmq.Context[Any] = zmq.Context(io_threads=settings.io_threads)
         self._scheduler = connect_dealer(self._context, settings.scheduler_address, self.worker_id)
         self._storage: ObjectStorageConnection | None = None
         self._storage_address = settings.object_storage_address or ""

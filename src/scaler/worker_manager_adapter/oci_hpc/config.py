@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 from scaler.config.checks import at_least, greater_than, non_empty
 from scaler.config.options import option
+from scaler.worker_manager_adapter.job_proxy.options import refused_with
 from scaler.worker_manager_adapter.oci_common.config import OciContainerInstanceConfig
 
 
@@ -15,6 +17,10 @@ class OciHpcConfig(OciContainerInstanceConfig):
     """Run each task in its own OCI Container Instance, relaying payloads and results through Object Storage."""
 
     options_title: ClassVar[str] = "oci_hpc options"
+    refused_options: ClassVar[Mapping[str, str]] = refused_with(
+        max_task_concurrency="use -bc/--base-concurrency, the most container instances at once",
+        task_timeout_seconds="use --job-timeout-seconds, which bounds each task's container instance",
+    )
 
     object_storage_namespace: str = option(
         env="OCI_OBJECT_STORAGE_NAMESPACE", check=non_empty, help="OCI Object Storage namespace of the tenancy"

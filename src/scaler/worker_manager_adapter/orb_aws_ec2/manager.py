@@ -8,20 +8,20 @@ import socket
 import uuid
 
 from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
-from scaler.worker_manager_adapter.aws_common.worker_command import fixed_workers_command
 from scaler.worker_manager_adapter.orb_aws_ec2.config import OrbAwsEc2Config
 from scaler.worker_manager_adapter.orb_aws_ec2.provisioner import MANAGER_TAG, OrbProvisioner
 from scaler.worker_manager_adapter.orb_aws_ec2.temporary import TemporaryResources
 from scaler.worker_manager_adapter.runner import run_manager
+from scaler.worker_manager_adapter.worker_launch import manager_id_of, unit_worker_command
 
 logger = logging.getLogger("scaler.orb_aws_ec2")
 
 WORKER_TYPE = "ORB"
 
 
-def user_data(config: OrbAwsEc2Config, workers: int) -> str:
+def user_data(config: OrbAwsEc2Config, manager_id: str, workers: int) -> str:
     """The instance's boot script: the fixed worker pool, detached, logging to ``worker_log_path``."""
-    command = fixed_workers_command(config, workers, WORKER_TYPE)
+    command = unit_worker_command(config, manager_id, workers, WORKER_TYPE)
     return f"#!/bin/bash\nnohup {command} >> {config.worker_log_path} 2>&1 &\n"
 
 
@@ -33,7 +33,7 @@ def run_orb_aws_ec2(config: OrbAwsEc2Config) -> None:
         orb = OrbGateway(config.aws_region, config.aws_profile)
     except MissingExtraError as error:
         raise SystemExit(f"scaler_worker_manager: error: {error}") from None
-    manager_id = config.worker_manager_id or f"{WORKER_TYPE}|{socket.gethostname()}|{os.getpid()}"
+    manager_id = manager_id_of(config, WORKER_TYPE)
     temporary = TemporaryResources(ec2)
     try:
         temporary.remove_leftovers()
@@ -51,7 +51,7 @@ def run_orb_aws_ec2(config: OrbAwsEc2Config) -> None:
             subnet_ids=[subnet],
             security_group_ids=groups,
             key_name=key_name,
-            user_data=user_data(config, workers),
+            user_data=user_data(config, manager_id, workers),
             tags={**config.tags, MANAGER_TAG: manager_tag},
         )
         provisioner = OrbProvisioner(orb, ec2, template_id, manager_tag, workers, config.orb_poll_interval_seconds)

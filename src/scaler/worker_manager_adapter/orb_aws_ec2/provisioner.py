@@ -11,10 +11,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 from scaler.worker_manager_adapter.provisioner import UnitExit
+from scaler.worker_manager_adapter.sdk_calls import SdkCallPool
 
 logger = logging.getLogger("scaler.orb_aws_ec2")
 
@@ -49,7 +49,7 @@ class OrbProvisioner:
         self._template_id = template_id
         self._manager_tag = manager_tag
         self._interval = interval
-        self._pool = ThreadPoolExecutor(4, thread_name_prefix="orb")
+        self._pool = SdkCallPool("orb", logger, threads=4)
         self._lock = threading.Lock()
         self._instances: list[str] = []  # oldest first
         self._requested = 0
@@ -116,13 +116,7 @@ class OrbProvisioner:
     # --- in the pool's threads -----------------------------------------------------------------------------------
 
     def _in_thread(self, function: Callable[..., None], *args: Any) -> None:
-        def guarded() -> None:
-            try:
-                function(*args)
-            except Exception as error:  # a thread's failure must be logged, never lost
-                logger.warning("ORB call failed: %s: %s", getattr(function, "__name__", function), error)
-
-        self._pool.submit(guarded)
+        self._pool.spawn(function, *args)  # logged if it raises, paced if the service throttles
 
     def _request(self, count: int) -> None:
         machines: list[str] = []

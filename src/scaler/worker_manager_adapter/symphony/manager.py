@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
-
 from scaler.worker_manager_adapter.job_proxy.proxy_worker import JobProxySettings, run_job_proxy
 from scaler.worker_manager_adapter.symphony.backend import SymphonyBackend
 from scaler.worker_manager_adapter.symphony.config import SymphonyConfig
 from scaler.worker_manager_adapter.symphony.gateway import SoamGateway, SymphonyUnavailableError
+from scaler.worker_manager_adapter.worker_launch import manager_id_of
 
 WORKER_PREFIX = "SYM"
 
 
 def run_symphony(config: SymphonyConfig) -> None:
-    manager_id = config.worker_manager_id or f"{WORKER_PREFIX}|{socket.gethostname()}|{os.getpid()}"
+    manager_id = manager_id_of(config, WORKER_PREFIX)
     try:
         gateway = SoamGateway(config.service_name, session_name=f"scaler-{manager_id}")
     except SymphonyUnavailableError as error:

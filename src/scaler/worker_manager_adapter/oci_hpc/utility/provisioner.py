@@ -7,8 +7,9 @@
     python -m scaler.worker_manager_adapter.oci_hpc.utility.provisioner cleanup --config .scaler_oci_config.json
 
 ``provision`` creates the bucket (with a lifecycle rule at least as long as the job timeout), a dynamic group of
-the compartment's container instances, one policy (their Resource Principal may use the bucket and pull from
-OCIR; Object Storage may apply the lifecycle rule) and the OCIR repository, and records them in the config file
+the compartment's container instances, one policy (their Resource Principal may use the bucket, pull from OCIR,
+and manage container-instances and virtual-network-family, as the document says; Object Storage may apply the
+lifecycle rule) and the OCIR repository, and records them in the config file
 as it goes. ``cleanup`` removes exactly what that file records, and nothing that existed before; a second run
 finds nothing to do. ``build-image`` builds and pushes the job runner image with docker (see build_image.py).
 """
@@ -232,6 +233,9 @@ def _provision(gateway: AdminGateway, document: dict[str, Any], prefix: str, pat
         f"Allow dynamic-group {group} to manage objects in compartment id {compartment} "
         f"where target.bucket.name = '{bucket}'",
         f"Allow dynamic-group {group} to read repos in compartment id {compartment}",
+        # What the oci_hpc document says the provisioner grants: launching container instances and their VNICs.
+        f"Allow dynamic-group {group} to manage container-instances in compartment id {compartment}",
+        f"Allow dynamic-group {group} to manage virtual-network-family in compartment id {compartment}",
         # Object Storage itself applies lifecycle rules, and needs leave to delete objects for them.
         f"Allow service objectstorage-{region} to manage object-family in compartment id {compartment}",
     ]
