@@ -7,8 +7,9 @@ handing each task to this thread first would add a thread switch to every submit
 send-only socket by its identity suffix ``|tx`` and treats it as the client itself. Requests that need an
 answer from object storage go through this thread (an inproc PAIR socket) so it can route the reply.
 
-Heartbeats go out every ``heartbeat_interval``; if the scheduler has not echoed for ``timeout_seconds``, every
-pending future fails with SchedulerUnavailableError instead of hanging.
+The connection itself (heartbeats every ``heartbeat_interval``, "waiting for a scheduler" after a few seconds,
+naming the wrong kind of peer, and giving up after ``timeout_seconds`` of silence, when every pending future
+fails with SchedulerUnavailableError instead of hanging) is the shared ``SchedulerLink``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import itertools
 import logging
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +26,8 @@ import zmq
 from scaler import errors
 from scaler.client.future import ScalerFuture
 from scaler.io.loop import EventLoop
+from scaler.io.scheduler_link import SchedulerLink
+from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -67,8 +69,6 @@ class ClientAgent(threading.Thread):
         self.shutdown_response: m.ShutdownResponse | None = None
         self.shutdown_answered = threading.Event()
         self._serializer = serializer
-        self._heartbeat_interval = heartbeat_interval
-        self._timeout = timeout_seconds
         self._context: zmq.Context[Any] = zmq.Context()
         self._inbox_address = f"inproc://scaler-client-{client_id.hex()}"
         self._inbox = self._context.socket(zmq.PAIR)
@@ -76,15 +76,24 @@ class ClientAgent(threading.Thread):
         self._outlet = self._context.socket(zmq.PAIR)  # the user threads' end, guarded by _outlet_lock
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
-        self._scheduler = connect_dealer(self._context, scheduler_address, client_id)
         self._tx_lock = threading.Lock()
         self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
         self._tx_storage: zmq.Socket[Any] | None = None
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
-        self._last_echo = time.monotonic()
         self._stopped = False
         self.loop = EventLoop()
+        self._link = SchedulerLink(
+            self._context,
+            self.loop,
+            scheduler_address,
+            client_id,
+            heartbeat_interval=heartbeat_interval,
+            death_timeout=timeout_seconds,
+            heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0),
+            on_message=self._on_message,
+            on_event=self._on_link_event,
+        )
 
     # --- called from user threads ------------------------------------------------------------------------------
 
@@ -130,18 +139,18 @@ class ClientAgent(threading.Thread):
     def run(self) -> None:
         loop = self.loop
         loop.add_reader(self._inbox, self._on_inbox)
-        loop.add_reader(self._scheduler, self._on_scheduler)
         if self.object_storage_address:
             self._connect_storage(self.object_storage_address)
-        loop.call_every(self._heartbeat_interval, self._heartbeat, first_delay=0)
         try:
             loop.run()
         finally:
             self._stopped = True
             self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
-            for socket in (self._inbox, self._scheduler, self._storage):
+            linger_ms = 0 if self.failure else 1000
+            self._link.close(linger_ms)
+            for socket in (self._inbox, self._storage):
                 if socket is not None:
-                    socket.close(linger=0 if self.failure else 1000)
+                    socket.close(linger=linger_ms)
             self.connected.set()
             self.shutdown_answered.set()
 
@@ -169,29 +178,18 @@ class ClientAgent(threading.Thread):
                 self.loop.stop()
                 return
 
-    def _heartbeat(self) -> None:
-        if time.monotonic() - self._last_echo > self._timeout:
-            self.failure = errors.SchedulerUnavailableError(
-                f"no answer from the scheduler at {self.scheduler_address} for {self._timeout:g}s"
-            )
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if isinstance(event, Closed):
+            if event.reason is CloseReason.REFUSED:
+                self.failure = errors.ProtocolMismatchError(event.text)
+            else:
+                self.failure = errors.SchedulerUnavailableError(event.text)
             self.loop.stop()
-            return
-        self._scheduler.send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0)))
+        elif isinstance(event, Restarted):
+            self._on_scheduler_restart()
 
-    def _on_scheduler(self) -> None:
-        for _ in range(2000):
-            try:
-                frame = self._scheduler.recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            try:
-                messages = codec.decode(frame.buffer)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from scheduler: %s", error)
-                continue
-            self._last_echo = time.monotonic()  # any message proves the scheduler is alive
-            for message in messages:
-                self._on_message(message)
+    def _on_scheduler_restart(self) -> None:
+        """The scheduler that held this client's tasks is gone; a new one answers at the same address."""
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.TaskResult):
@@ -212,9 +210,6 @@ class ClientAgent(threading.Thread):
         elif isinstance(message, m.ShutdownResponse):
             self.shutdown_response = message
             self.shutdown_answered.set()
-        elif isinstance(message, m.ProtocolMismatch):
-            self.failure = errors.ProtocolMismatchError(message.message)
-            self.loop.stop()
         elif isinstance(message, m.ClientDropped):  # every pending future fails with the reason, none hangs
             self.failure = errors.ClientDroppedError(message.reason)
             self.loop.stop()

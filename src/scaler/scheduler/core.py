@@ -15,6 +15,7 @@ Guarantees kept here (see tables.py for the task states):
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -84,6 +85,7 @@ class SchedulerCore:
         self._out: defaultdict[bytes, list[Any]] = defaultdict(list)
         self._to_storage: list[Any] = []
         self._departed = DepartedClients(settings.object_retention_seconds)
+        self.instance_id = os.urandom(8)  # echoed to every peer, so that they notice when this scheduler restarts
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -135,7 +137,7 @@ class SchedulerCore:
             self.clients[peer] = ClientRecord(peer, now)
         else:
             client.last_seen = now
-        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address))
+        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address, self.instance_id))
 
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)
@@ -253,7 +255,7 @@ class SchedulerCore:
         else:
             worker.heartbeat = message
             worker.last_seen = now
-        self._send(peer, m.WorkerHeartbeatEcho(self.settings.object_storage_address))
+        self._send(peer, m.WorkerHeartbeatEcho(self.settings.object_storage_address, self.instance_id))
 
     def _on_task_result(self, peer: bytes, result: m.TaskResult, now: float) -> None:
         worker = self._touch_worker(peer, now)

@@ -8,7 +8,9 @@ It never runs user code, so it survives whatever a task does:
 - a forced cancel of a running task kills its processor (the only way to stop arbitrary Python code);
 - a queued task with a higher priority than the running one (a nested task, whose parent is waiting for it)
   gets a new processor while the current one is suspended, so recursion on one worker cannot deadlock;
-- if the scheduler is silent for ``death_timeout_seconds``, the agent exits (code 1).
+- if the scheduler is silent for ``death_timeout_seconds``, the agent exits (code 1);
+- if the scheduler restarted (a new instance echoes), the queued tasks are dropped: the new scheduler does
+  not know them, and their clients send them again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import zmq
 
 from scaler.ids import new_worker_id, short
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import connect_dealer, receive_messages
+from scaler.io.scheduler_link import SchedulerLink
+from scaler.io.scheduler_link_core import Closed, LinkEvent, Restarted
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
@@ -42,22 +45,28 @@ class WorkerAgent:
         self.options = options
         self.worker_id = options.worker_id.encode() if options.worker_id else new_worker_id(options.worker_id_prefix)
         self._context: zmq.Context[Any] = zmq.Context()
-        self._scheduler = connect_dealer(self._context, options.scheduler_address, self.worker_id)
         self._storage_address = options.object_storage_address or ""
         self._queue = AgentTaskQueue()
         self._processors: list[ProcessorHandle] = []  # the last one is active; earlier ones are suspended
-        self._outbox: list[Any] = []
-        self._last_echo = time.monotonic()
         self._echo_latency_us = 0
         self._heartbeat_sent = 0.0
         self._psutil = psutil.Process()
         self.exit_code = 0
 
         self.loop = make_event_loop(options.event_loop)
-        self.loop.add_reader(self._scheduler, self._on_scheduler)
-        self.loop.call_every(options.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        self._scheduler = SchedulerLink(
+            self._context,
+            self.loop,
+            options.scheduler_address,
+            self.worker_id,
+            heartbeat_interval=options.heartbeat_interval_seconds,
+            death_timeout=options.death_timeout_seconds,
+            heartbeat=self._heartbeat_message,
+            on_message=self._on_scheduler_message,
+            on_event=self._on_link_event,
+        )
+        self.loop.after_each_wake(self._dispatch)  # tasks that arrived in this wake-up
         self.loop.call_every(CHECK_SECONDS, self._check_processors)
-        self.loop.after_each_wake(self._flush)
         if first_processor is None:
             self._start_processor()
         else:
@@ -76,10 +85,9 @@ class WorkerAgent:
             self.loop.run()
         finally:
             self._send(m.WorkerDisconnect("worker stopping"))
-            self._flush()
             for processor in self._processors:
                 processor.kill()
-            self._scheduler.close(linger=100)  # give the disconnect notice a moment to leave
+            self._scheduler.close(linger_ms=100)  # give the disconnect notice a moment to leave
             self._context.term()
             logger.info("worker %s stopped", short(self.worker_id))
         return self.exit_code
@@ -99,19 +107,13 @@ class WorkerAgent:
 
     # --- scheduler side ----------------------------------------------------------------------------------------
 
-    def _on_scheduler(self) -> None:
-        for message in receive_messages(self._scheduler, "scheduler"):
-            self._on_scheduler_message(message)
-        self._dispatch()
-
     def _on_scheduler_message(self, message: Any) -> None:
         if isinstance(message, m.Task):
             self._queue.push(message)
         elif isinstance(message, m.TaskCancel):
             self._cancel(message)
         elif isinstance(message, m.WorkerHeartbeatEcho):
-            self._last_echo = time.monotonic()
-            self._echo_latency_us = int((self._last_echo - self._heartbeat_sent) * 1e6)
+            self._echo_latency_us = int((time.monotonic() - self._heartbeat_sent) * 1e6)
             if not self.options.object_storage_address:
                 self._storage_address = message.object_storage_address
         elif isinstance(message, m.ObjectsReleased):
@@ -119,10 +121,6 @@ class WorkerAgent:
                 processor.send(message)
         elif isinstance(message, m.WorkerShutdown):
             logger.info("worker %s: shutdown requested by scheduler: %s", short(self.worker_id), message.reason)
-            self.loop.stop()
-        elif isinstance(message, m.ProtocolMismatch):
-            logger.error("scheduler refused this worker: %s", message.message)
-            self.exit_code = 1
             self.loop.stop()
         else:
             logger.warning("dropping unexpected %s from scheduler", type(message).__name__)
@@ -140,22 +138,19 @@ class WorkerAgent:
             self._replace(processor)
             self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
 
-    def _heartbeat(self) -> None:
-        now = time.monotonic()
-        if now - self._last_echo > self.options.death_timeout_seconds:
-            logger.error(
-                "worker %s: no answer from scheduler %s for %gs, exiting",
-                short(self.worker_id),
-                self.options.scheduler_address,
-                self.options.death_timeout_seconds,
-            )
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if isinstance(event, Closed):
+            logger.error("worker %s exiting: %s", short(self.worker_id), event.text)
             self.exit_code = 1
             self.loop.stop()
-            return
-        self._heartbeat_sent = now
-        self._send(self._heartbeat_message())
+        elif isinstance(event, Restarted):
+            # The new scheduler knows none of the queued tasks (their clients send them again); a running one
+            # finishes, and its result is ignored unless the new scheduler gave this worker the same task.
+            dropped = self._queue.clear()
+            logger.warning("worker %s: scheduler restarted; dropped %d queued task(s)", short(self.worker_id), dropped)
 
     def _heartbeat_message(self) -> m.WorkerHeartbeat:
+        self._heartbeat_sent = time.monotonic()
         statuses = []
         for processor in self._processors:
             try:
@@ -298,12 +293,7 @@ class WorkerAgent:
     # --- output ------------------------------------------------------------------------------------------------
 
     def _send(self, message: Any) -> None:
-        self._outbox.append(message)
-
-    def _flush(self) -> None:
-        if self._outbox:
-            outbox, self._outbox = self._outbox, []
-            self._scheduler.send(codec.encode(outbox))
+        self._scheduler.send(message)
 
 
 def run_worker(options: WorkerOptions, first_processor: ProcessorHandle | None = None) -> int:
