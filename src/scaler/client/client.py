@@ -73,7 +73,8 @@ class Client:
         self._serializer_id = b""
         self._closed = False
         self._agent.start()
-        if not self._agent.connected.wait(timeout_seconds) or self._agent.failure is not None:
+        # The agent gives up at the timeout itself, with a reason; the extra second only lets that reason win.
+        if not self._agent.connected.wait(timeout_seconds + 1) or self._agent.failure is not None:
             failure = self._agent.failure
             self._agent.stop()
             self._closed = True

@@ -79,6 +79,7 @@ class SchedulerLink:
         self._on_message = on_message
         self._on_event = on_event
         self._outbox: list[Any] = []
+        self._unsent: list[bytes] = []  # batches zmq could not take yet (no live connection to queue them on)
         self._awaiting_handshake = False
         loop.add_reader(self.socket, self._on_readable)
         loop.add_reader(self._monitor, self._on_monitor)
@@ -94,7 +95,20 @@ class SchedulerLink:
     def flush(self) -> None:
         if self._outbox:
             outbox, self._outbox = self._outbox, []
-            self.socket.send(codec.encode(outbox))
+            self._unsent.append(codec.encode(outbox))
+        while self._unsent:
+            # Never block: a DEALER with no live connection (the peer refused the handshake, or the connection
+            # was just lost) blocks send(), which would freeze this loop and every deadline it keeps.
+            if not self._send_now(self._unsent[0]):
+                return
+            self._unsent.pop(0)
+
+    def _send_now(self, frame: bytes) -> bool:
+        try:
+            self.socket.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
 
     def close(self, linger_ms: int) -> None:
         self.flush()
@@ -168,10 +182,10 @@ class SchedulerLink:
         for event in events:
             if isinstance(event, SendHeartbeat):
                 assert self._heartbeat is not None
-                self._outbox.append(self._heartbeat())
-                self.flush()  # now: a timer's output would otherwise wait for the loop's next wake-up
+                self.flush()  # what is queued first; then the heartbeat, now (not at the loop's next wake-up)
+                self._send_now(codec.encode_one(self._heartbeat()))  # one that cannot leave is simply skipped
             elif isinstance(event, SendProbe):
-                self.socket.send(codec.encode_one(m.ObjectStats(PROBE_REQUEST_ID)))
+                self._send_now(codec.encode_one(m.ObjectStats(PROBE_REQUEST_ID)))
             elif isinstance(event, Warn):
                 logger.warning("%s", event.text)
             else:
