@@ -25,6 +25,7 @@ import zmq
 
 from scaler import errors
 from scaler.client.future import ScalerFuture
+from scaler.client.resync import HeldUploads, SentTasks
 from scaler.io.loop import EventLoop
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
@@ -36,6 +37,9 @@ from scaler.serialization import Serializer, load_exception
 logger = logging.getLogger("scaler.client")
 
 _TO_STORAGE, _STOP = b"O", b"X"
+RESYNC_SWEEP_SECONDS = 2.0  # how often batches whose tasks are all done are forgotten
+RESYNC_SEND_TIMEOUT_MS = 5000  # how long a resync waits for a reconnecting socket to accept a message
+NOT_CONNECTED_REFUSAL = b"client is not connected"  # the start of the scheduler's text (scheduler/core.py)
 SEND_ONLY_SUFFIX = b"|tx"
 
 _STATUS_ERRORS: dict[m.ResultStatus, type[Exception]] = {
@@ -82,7 +86,12 @@ class ClientAgent(threading.Thread):
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
         self._stopped = False
+        # What a restarted scheduler forgot and this client can tell it again (see resync.py).
+        self.sent_tasks = SentTasks()
+        self.held_uploads = HeldUploads()
+        self._unadmitted: set[bytes] = set()  # tasks a scheduler refused as "client not connected" (see _on_result)
         self.loop = EventLoop()
+        self.loop.call_every(RESYNC_SWEEP_SECONDS, lambda: self.sent_tasks.sweep(self.futures))
         self._link = SchedulerLink(
             self._context,
             self.loop,
@@ -97,11 +106,14 @@ class ClientAgent(threading.Thread):
 
     # --- called from user threads ------------------------------------------------------------------------------
 
-    def forward_to_scheduler(self, payload: bytes) -> None:
+    def forward_to_scheduler(self, payload: bytes, task_ids: tuple[bytes, ...] | list[bytes] = ()) -> None:
+        """Send from the calling thread; ``task_ids``: the tasks in ``payload``, kept to resend after a restart."""
         with self._tx_lock:
             if self._stopped:
                 raise errors.ClientClosedError("client is disconnected")
             self._tx_scheduler.send(payload)
+            if task_ids:
+                self.sent_tasks.add(payload, task_ids)
 
     def upload(self, frames: list[Any]) -> None:
         """Send frames that need no answer (ObjectPut) to object storage, from the calling thread."""
@@ -113,6 +125,7 @@ class ClientAgent(threading.Thread):
                 identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
                 self._tx_storage = connect_dealer(self._context, self.object_storage_address, identity)
             self._tx_storage.send_multipart(frames, copy=False)
+            self.held_uploads.note(frames)
 
     def request_from_storage(self, frames: list[Any]) -> None:
         """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
@@ -170,6 +183,7 @@ class ClientAgent(threading.Thread):
                 return
             kind = frames[0].bytes
             if kind == _TO_STORAGE:
+                self.held_uploads.note([frame.bytes for frame in frames[1:2]])
                 if self._storage is None:
                     self._pending_storage.append(frames[1:])
                 else:
@@ -189,7 +203,38 @@ class ClientAgent(threading.Thread):
             self._on_scheduler_restart()
 
     def _on_scheduler_restart(self) -> None:
-        """The scheduler that held this client's tasks is gone; a new one answers at the same address."""
+        """The scheduler that held this client's tasks is gone; a new one answers at the same address: put back
+        the uploads its object storage lost, send the unfinished tasks again, and fail what cannot be resent."""
+        pending = self.futures.copy()  # user threads add futures meanwhile: work on a snapshot
+        covered = self.sent_tasks.covered()
+        lost = [task_id for task_id in pending if task_id not in covered]  # graph nodes: the graph is gone
+        for task_id in lost:
+            future = self.futures.pop(task_id, None)
+            if future is not None:
+                text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
+                future._finish(error=errors.SchedulerUnavailableError(text))
+        uploads = self.held_uploads.uploads()
+        if uploads and self._storage is not None:
+            for frames in uploads:
+                if not self._storage.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                    logger.error("object storage did not come back: %d upload(s) not restored", len(uploads))
+                    break
+                self._storage.send_multipart(frames, copy=False)
+        self._unadmitted.clear()
+        resent = self._resend({task_id for task_id in pending if task_id in covered})
+        logger.warning(
+            "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
+            len(uploads), resent, len(lost),
+        )  # fmt: skip
+
+    def _resend(self, task_ids: set[bytes]) -> int:
+        batches = self.sent_tasks.resend_batches(task_ids)
+        with self._tx_lock:
+            for payload in batches:
+                if self._stopped or not self._tx_scheduler.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                    return 0
+                self._tx_scheduler.send(payload)
+        return len(task_ids)
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.TaskResult):
@@ -202,6 +247,9 @@ class ClientAgent(threading.Thread):
             if self._storage is None:
                 self._connect_storage(message.object_storage_address)
             self.connected.set()
+            if self._unadmitted:  # the scheduler knows this client again: the tasks it refused can go now
+                unadmitted, self._unadmitted = self._unadmitted, set()
+                self._resend({task_id for task_id in unadmitted if task_id in self.futures})
         elif isinstance(message, m.TaskLog):
             stream = sys.stdout if message.stream == 1 else sys.stderr
             for line in message.text.splitlines(keepends=True):
@@ -219,8 +267,17 @@ class ClientAgent(threading.Thread):
     def _on_result(self, result: m.TaskResult) -> None:
         future = self.futures.get(result.task_id)
         if future is None:
-            return
+            return  # e.g. a late result for a task finished already (it ran twice around a scheduler restart)
         payload = result.payload
+        if (
+            result.status is m.ResultStatus.SCHEDULER_ERROR
+            and payload is not None
+            and payload.data.startswith(NOT_CONNECTED_REFUSAL)
+        ):
+            # Sent before a restarted scheduler had this client's heartbeat (zmq delivered what it had queued on
+            # reconnect): not the task's fault. It goes again once the scheduler echoes this client.
+            self._unadmitted.add(result.task_id)
+            return
         if payload is not None and payload.kind is m.ArgKind.OBJECT:
             # Large result: fetch it straight from object storage, then forget it there (read once).
             request_id = next(self.request_ids)

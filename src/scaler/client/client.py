@@ -160,7 +160,7 @@ class Client:
         self._check_open()
         task, future = self._build_task(fn, self._encoder.function_id(fn), args, kwargs, capabilities, reserialize)
         self._agent.futures[task.task_id] = future
-        self._agent.forward_to_scheduler(codec.encode_one(task))
+        self._agent.forward_to_scheduler(codec.encode_one(task), (task.task_id,))
         return future
 
     def map(
@@ -210,10 +210,10 @@ class Client:
             futures.append(future)
             batch.append(task)
             if len(batch) >= _BATCH:
-                self._agent.forward_to_scheduler(codec.encode(batch))
+                self._agent.forward_to_scheduler(codec.encode(batch), [task.task_id for task in batch])
                 batch = []
         if batch:
-            self._agent.forward_to_scheduler(codec.encode(batch))
+            self._agent.forward_to_scheduler(codec.encode(batch), [task.task_id for task in batch])
         return futures
 
     def get(
