@@ -25,7 +25,7 @@ import zmq
 
 from scaler import errors
 from scaler.client.future import ScalerFuture
-from scaler.client.resync import HeldUploads, SentTasks
+from scaler.client.resync import HeldUploads, SentTasks, encode_batches, objects_used
 from scaler.io.loop import EventLoop
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
@@ -209,10 +209,20 @@ class ClientAgent(threading.Thread):
         covered = self.sent_tasks.covered()
         lost = [task_id for task_id in pending if task_id not in covered]  # graph nodes: the graph is gone
         for task_id in lost:
-            future = self.futures.pop(task_id, None)
-            if future is not None:
-                text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
-                future._finish(error=errors.SchedulerUnavailableError(text))
+            text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
+            self._fail(task_id, errors.SchedulerUnavailableError(text))
+        resendable: list[m.Task] = []
+        for task in self.sent_tasks.pending_tasks(pending):
+            missing = [object_id for object_id in objects_used(task) if object_id not in self.held_uploads]
+            if missing:
+                text = (
+                    f"the scheduler at {self.scheduler_address} restarted and its object storage lost object "
+                    f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
+                )
+                self._fail(task.task_id, errors.ObjectStorageError(text))
+                lost.append(task.task_id)
+            else:
+                resendable.append(task)
         uploads = self.held_uploads.uploads()
         if uploads and self._storage is not None:
             for frames in uploads:
@@ -221,20 +231,24 @@ class ClientAgent(threading.Thread):
                     break
                 self._storage.send_multipart(frames, copy=False)
         self._unadmitted.clear()
-        resent = self._resend({task_id for task_id in pending if task_id in covered})
+        self._send_again(resendable)
         logger.warning(
             "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
-            len(uploads), resent, len(lost),
+            len(uploads), len(resendable), len(lost),
         )  # fmt: skip
 
-    def _resend(self, task_ids: set[bytes]) -> int:
-        batches = self.sent_tasks.resend_batches(task_ids)
+    def _send_again(self, tasks: list[m.Task]) -> None:
         with self._tx_lock:
-            for payload in batches:
+            for payload in encode_batches(tasks):
                 if self._stopped or not self._tx_scheduler.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
-                    return 0
+                    logger.error("could not send %d task(s) again: the scheduler does not accept them", len(tasks))
+                    return
                 self._tx_scheduler.send(payload)
-        return len(task_ids)
+
+    def _fail(self, task_id: bytes, error: BaseException) -> None:
+        future = self.futures.pop(task_id, None)
+        if future is not None:
+            future._finish(error=error)
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.TaskResult):
@@ -249,7 +263,7 @@ class ClientAgent(threading.Thread):
             self.connected.set()
             if self._unadmitted:  # the scheduler knows this client again: the tasks it refused can go now
                 unadmitted, self._unadmitted = self._unadmitted, set()
-                self._resend({task_id for task_id in unadmitted if task_id in self.futures})
+                self._send_again(self.sent_tasks.pending_tasks({t for t in unadmitted if t in self.futures}))
         elif isinstance(message, m.TaskLog):
             stream = sys.stdout if message.stream == 1 else sys.stderr
             for line in message.text.splitlines(keepends=True):

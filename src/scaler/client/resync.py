@@ -4,11 +4,13 @@ A scheduler that restarts (killed, then started again on the same address) knows
 tasks, and its object storage (its child) lost every upload. The client still holds the futures, so it can
 send the unfinished tasks again and put back the objects they read. To do that without slowing the hot path,
 it keeps the *encoded batches* it already sent (one reference per batch, with the ids of the tasks in it,
-dropped once all of them are done) and the frames of its live uploads (dropped when the upload is deleted).
+dropped once all of them are done) and a copy of its live uploads up to ``HELD_UPLOAD_LIMIT`` bytes each
+(dropped when the upload is deleted). A copy, not a reference: a reference to the frames would keep the
+user's object alive, and with it the upload (uploads are released when their object is garbage).
 
-The cost: a finished batch is dropped at the next sweep, and an upload's frames stay referenced while the
-upload is alive (for a large argument, that keeps its serialized bytes in the client's memory as long as
-object storage holds it).
+The cost: a finished batch is dropped at the next sweep; an upload up to the limit is held twice (by the user
+and here) while object storage holds it. A task whose larger upload was lost with the restart fails with a
+clear error instead of being resent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from typing import Any
 
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+
+HELD_UPLOAD_LIMIT = 16 * 1024 * 1024
 
 
 class SentTasks:
@@ -40,18 +44,18 @@ class SentTasks:
         with self._lock:
             self._batches = [batch for batch in self._batches if any(tid in pending for tid in batch[1])]
 
-    def resend_batches(self, pending: Container[bytes], limit: int = 1000) -> list[bytes]:
-        """Re-encoded batches of the tasks among ``pending`` (each at most ``limit`` tasks), oldest first."""
+    def pending_tasks(self, pending: Container[bytes]) -> list[m.Task]:
+        """The tasks among ``pending`` that were sent in a kept batch, oldest first."""
         with self._lock:
             batches = list(self._batches)
-        tasks: list[Any] = []
+        tasks: list[m.Task] = []
         for payload, task_ids in batches:
             if not any(tid in pending for tid in task_ids):
                 continue
             for message in codec.decode(payload):
                 if isinstance(message, m.Task) and message.task_id in pending:
                     tasks.append(message)
-        return [codec.encode(tasks[start : start + limit]) for start in range(0, len(tasks), limit)]
+        return tasks
 
     def covered(self) -> set[bytes]:
         """Every task id that ``resend_batches`` can send again."""
@@ -77,15 +81,30 @@ class HeldUploads:
             return
         with self._lock:
             if isinstance(header, m.ObjectPut):
-                self._objects[header.object_id] = list(frames[1:])
+                if sum(memoryview(frame).nbytes for frame in frames[1:]) <= HELD_UPLOAD_LIMIT:
+                    self._objects[header.object_id] = [bytes(memoryview(frame)) for frame in frames[1:]]
             elif isinstance(header, m.ObjectDelete):
                 for object_id in header.object_ids:
                     self._objects.pop(object_id, None)
             elif isinstance(header, m.ObjectDeleteOwner):
                 self._objects.clear()  # a client only ever deletes its own prefix (clear())
 
+    def __contains__(self, object_id: bytes) -> bool:
+        return object_id in self._objects
+
     def uploads(self) -> list[list[Any]]:
         """Every held upload as the frames of an ObjectPut, ready to send again."""
         with self._lock:
             held = list(self._objects.items())
         return [[codec.encode_one(m.ObjectPut(object_id, 0)), *frames] for object_id, frames in held]
+
+
+def objects_used(task: m.Task) -> list[bytes]:
+    """The object ids a task reads: its function, its serializer, and its arguments held in object storage."""
+    ids = [task.function_id, *([task.serializer_id] if task.serializer_id else [])]
+    ids.extend(arg.data for arg in (*task.args, *task.kwargs.values()) if arg.kind is m.ArgKind.OBJECT)
+    return ids
+
+
+def encode_batches(tasks: list[m.Task], limit: int = 1000) -> list[bytes]:
+    return [codec.encode(tasks[start : start + limit]) for start in range(0, len(tasks), limit)]
