@@ -131,3 +131,29 @@ def test_a_long_partition_reruns_the_cut_off_workers_tasks_and_ignores_its_late_
     finally:
         direct.terminate()
         direct.wait(30)
+
+
+def test_a_short_partition_between_client_and_scheduler_loses_nothing(tmp_path: Path) -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--client-timeout-seconds", "30", "--logging-level", "WARNING"):
+        wait_for_port(port)
+        proxy = TcpProxy(port)
+        workers = fixed_workers(address, 2, "FIX")
+        try:
+            with Client(address=proxy.address, timeout_seconds=60) as client:
+                futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+                outcomes = count_outcomes(futures)
+                wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
+                proxy.partition()
+                time.sleep(5)  # the fault: neither results nor heartbeats cross for 5 s
+                proxy.heal()
+                results = [future.result(timeout=120)[0] for future in futures]
+            assert results == [i * i for i in range(TASKS)]
+            wait_until(lambda: len(outcomes) == TASKS, timeout=10)
+            assert set(outcomes.values()) == {1}
+            assert set(executions(tmp_path).values()) == {1}
+        finally:
+            proxy.close()
+            workers.terminate()
+            workers.wait(30)
