@@ -55,6 +55,23 @@ def test_a_manager_whose_scheduler_dies_stops_its_workers_and_exits_non_zero() -
             wait_until(lambda: not any(alive(pid) for pid in agents), timeout=30)
 
 
+def test_a_fixed_pool_whose_scheduler_dies_ends_with_its_workers_and_exits_non_zero() -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--logging-level", "WARNING") as scheduler:
+        wait_for_port(port)
+        with command("scaler_worker_manager", "baremetal_native", address, "--mode", "fixed", "-n", "2",
+                     "--heartbeat-interval-seconds", "0.5", "--death-timeout-seconds", "3") as manager:  # fmt: skip
+            with Client(address=address) as client:
+                agents = set(client.map(agent_pid, range(40)))
+            scheduler.kill()
+            scheduler.wait()
+            assert manager.wait(60) != 0
+            output = manager.stdout.read() if manager.stdout else ""
+            assert "every fixed worker has ended, the last one" in output
+            wait_until(lambda: not any(alive(pid) for pid in agents), timeout=30)
+
+
 def test_a_job_proxy_whose_scheduler_dies_cancels_its_jobs_and_exits_non_zero() -> None:
     port = free_port_block()
     address = f"tcp://127.0.0.1:{port}"

@@ -107,7 +107,7 @@ class SchedulerLinkCore:
         if previous is None:
             events.append(Connected(instance))
         elif previous != instance:
-            events.append(Restarted(previous, instance))
+            events = [Restarted(previous, instance)]  # says more than "answers again"
         return events
 
     def on_refused(self, text: str) -> list[LinkEvent]:

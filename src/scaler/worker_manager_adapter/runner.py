@@ -21,7 +21,7 @@ from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, LinkEvent
 from scaler.protocol import messages as m
 from scaler.worker_manager_adapter.convergence import Convergence
-from scaler.worker_manager_adapter.provisioner import Provisioner
+from scaler.worker_manager_adapter.provisioner import Provisioner, UnitExit
 
 logger = logging.getLogger("scaler.worker_manager")
 
@@ -54,6 +54,7 @@ class WorkerManagerRunner:
         self._context: zmq.Context[Any] = zmq.Context()
         identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
         self.exit_code = 0
+        self._last_exit: UnitExit | None = None
         self.loop = make_event_loop(event_loop)
         # A fixed pool is not scaled, so it does not register as a manager (no heartbeat): its workers report the
         # id of the manager that scales them (e.g. an oci_raw or aws_raw_ecs manager that started this pool
@@ -114,9 +115,17 @@ class WorkerManagerRunner:
             self._scheduler.flush()  # from a timer: the loop's next wake-up could be a while away
             for unit in exits:
                 logger.warning("worker manager %r: unit ended: %s", self.manager_id, unit.reason)
+                self._last_exit = unit
         if self._fixed_units is not None:
             if self._provisioner.live_units() == 0:
-                logger.info("worker manager %r: every fixed worker has ended; exiting", self.manager_id)
+                last = self._last_exit
+                if last is not None and last.exit_code != 0:
+                    # e.g. the workers left because the scheduler is gone: the pool did not end well either.
+                    logger.error("worker manager %r: every fixed worker has ended, the last one: %s",
+                                 self.manager_id, last.reason)  # fmt: skip
+                    self.exit_code = 1
+                else:
+                    logger.info("worker manager %r: every fixed worker has ended; exiting", self.manager_id)
                 self.loop.stop()  # units are not replaced, so the pool ends with its last worker
             return
         decision = self._convergence.decide(self._provisioner.live_units(), time.monotonic())

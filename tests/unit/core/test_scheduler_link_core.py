@@ -164,3 +164,10 @@ def test_a_peer_that_is_not_zeromq_is_described_when_giving_up() -> None:
 def test_no_heartbeat_means_no_waiting_warning() -> None:
     core = make(heartbeat=0.0, death=0.0)
     assert run_until(core, 100.0, 1.0) == []
+
+
+def test_a_restart_after_silence_is_reported_as_a_restart_only() -> None:
+    core = make(death=50.0, warn_after=3.0)
+    core.on_echo(b"A", 0.0)
+    core.tick(4.0)
+    assert core.on_echo(b"B", 5.0) == [Restarted(b"A", b"B")]
