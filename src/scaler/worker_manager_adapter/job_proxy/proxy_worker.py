@@ -101,6 +101,7 @@ class JobProxyWorker:
         self.peak_running = 0
         self.exit_code = 0
         self.loop = make_event_loop(settings.event_loop)
+        self.loop.after_each_wake(self._start_jobs)  # tasks that arrived in this wake-up (before the link flushes)
         self._scheduler = SchedulerLink(
             self._context,
             self.loop,
@@ -112,7 +113,6 @@ class JobProxyWorker:
             on_message=self._on_message,
             on_event=self._on_link_event,
         )
-        self.loop.after_each_wake(self._start_jobs)  # tasks that arrived in this wake-up
         self.loop.call_every(settings.poll_interval_seconds, self._poll)
 
     def run(self) -> int:
