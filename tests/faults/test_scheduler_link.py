@@ -7,9 +7,11 @@ import logging
 import os
 import threading
 import time
+from typing import Any
 
 import psutil
 import pytest
+import zmq
 from tests.cli.helpers import command, free_port_block, wait_for_port
 from tests.conftest import wait_until
 from tests.worker_manager_adapter.job_proxy.local_backend import LocalProcessBackend
@@ -125,3 +127,17 @@ def test_a_client_pointed_at_object_storage_or_the_monitor_is_told_what_it_found
             Client(address=f"tcp://127.0.0.1:{port + 1}", timeout_seconds=60)
         with pytest.raises(SchedulerUnavailableError, match="monitor address"):
             Client(address=f"tcp://127.0.0.1:{port + 2}", timeout_seconds=60)
+
+
+def test_a_client_to_a_silent_zeromq_peer_gives_up_at_its_timeout_and_says_what_it_found() -> None:
+    context: zmq.Context[Any] = zmq.Context()
+    silent = context.socket(zmq.ROUTER)  # accepts the connection, answers nothing (a hung scheduler, say)
+    port = silent.bind_to_random_port("tcp://127.0.0.1")
+    try:
+        started = time.monotonic()
+        with pytest.raises(SchedulerUnavailableError, match="a ZeroMQ peer accepted the connection but does not"):
+            Client(address=f"tcp://127.0.0.1:{port}", timeout_seconds=6)
+        assert 5.5 <= time.monotonic() - started < 6 + 5  # "broken" is the old 10 s join on top of the timeout
+    finally:
+        silent.close(linger=0)
+        context.term()
