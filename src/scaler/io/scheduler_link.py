@@ -46,6 +46,7 @@ _MONITORED = (
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
 )
+_ECHOES = (m.ClientHeartbeatEcho, m.WorkerHeartbeatEcho, m.WorkerManagerHeartbeatEcho)
 
 
 class SchedulerLink:
@@ -136,6 +137,8 @@ class SchedulerLink:
 
     def _on_batch(self, messages: list[Any]) -> None:
         now = time.monotonic()
+        if messages and not isinstance(messages[0], _ECHOES):  # an echo says more (on_echo below)
+            self._act(self.core.on_message(now))  # once per batch: any message proves the scheduler is alive
         for message in messages:
             if isinstance(message, m.ObjectStatsReply):
                 self._act(self.core.on_storage_reply())
@@ -146,11 +149,9 @@ class SchedulerLink:
             if isinstance(message, m.WorkerManagerHeartbeatEcho) and not message.accepted:
                 self._act(self.core.on_refused(message.message))
                 continue
-            if isinstance(message, m.ClientHeartbeatEcho | m.WorkerHeartbeatEcho | m.WorkerManagerHeartbeatEcho):
+            if isinstance(message, _ECHOES):
                 instance = getattr(message, "scheduler_instance", b"")
                 self._act(self.core.on_echo(instance, now))
-            else:
-                self._act(self.core.on_message(now))
             self._on_message(message)
 
     def _on_monitor(self) -> None:

@@ -148,7 +148,11 @@ class SchedulerLinkCore:
             if self._next_heartbeat <= now:  # a late tick (a busy loop): resume the rhythm from now, no burst
                 self._next_heartbeat = now + self.heartbeat_interval
             events.append(SendHeartbeat())
-        if silent >= self.waiting_warning_seconds and self.heartbeat_interval > 0:
+        # Once connected, a silence is worth a warning only past a few missed echoes (a busy scheduler is not news).
+        warn_after = self.waiting_warning_seconds
+        if self.instance is not None:
+            warn_after = max(warn_after, 3 * self.heartbeat_interval)
+        if silent >= warn_after and self.heartbeat_interval > 0:
             events.extend(self._on_silence(silent))
         return events
 

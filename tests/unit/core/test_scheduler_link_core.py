@@ -171,3 +171,10 @@ def test_a_restart_after_silence_is_reported_as_a_restart_only() -> None:
     core.on_echo(b"A", 0.0)
     core.tick(4.0)
     assert core.on_echo(b"B", 5.0) == [Restarted(b"A", b"B")]
+
+
+def test_a_connected_link_warns_of_silence_only_after_three_missed_echoes() -> None:
+    core = make(heartbeat=2.0, death=60.0, warn_after=3.0)
+    core.on_echo(b"A", 0.0)
+    assert not [event for event in core.tick(5.9) if isinstance(event, Warn)]
+    assert [event for event in core.tick(6.0) if isinstance(event, Warn)]
