@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -80,7 +81,7 @@ class SchedulerLink:
         self._on_message = on_message
         self._on_event = on_event
         self._outbox: list[Any] = []
-        self._unsent: list[bytes] = []  # batches zmq could not take yet (no live connection to queue them on)
+        self._unsent: deque[bytes] = deque()  # batches zmq could not take yet (no live connection to queue them on)
         self._awaiting_handshake = False
         loop.add_reader(self.socket, self._on_readable)
         loop.add_reader(self._monitor, self._on_monitor)
@@ -102,7 +103,7 @@ class SchedulerLink:
             # was just lost) blocks send(), which would freeze this loop and every deadline it keeps.
             if not self._send_now(self._unsent[0]):
                 return
-            self._unsent.pop(0)
+            self._unsent.popleft()
 
     def _send_now(self, frame: bytes) -> bool:
         try:
