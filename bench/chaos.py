@@ -37,8 +37,8 @@ sys.path.insert(0, str(REPO_ROOT))  # the scenarios share tests/chaos/'s cluster
 
 import psutil  # noqa: E402
 from tests.chaos.cluster import cluster, executions, kill, recorded  # noqa: E402
-from tests.chaos.faultproxy import FaultProxy  # noqa: E402
 from tests.chaos.netns import skip_reason, veth_host  # noqa: E402
+from tests.chaos.tcp_proxy import TcpProxy  # noqa: E402
 from tests.conftest import wait_for_workers, wait_until  # noqa: E402
 
 from scaler import Client  # noqa: E402
@@ -114,13 +114,15 @@ def client_partition(scale: float, directory: Path) -> Row:
         for _ in range(2):
             running.start_worker(heartbeat_interval_seconds=0.5)
         wait_for_workers(running.address, 2)
-        with FaultProxy("127.0.0.1", running.port) as proxy, Client(address=proxy.address) as client:
+        proxy = TcpProxy(running.port)
+        with Client(address=proxy.address) as client:
             futures = [client.submit(recorded, str(directory), i, 0.002) for i in range(tasks)]
             wait_until(lambda: len(executions(directory)) >= tasks // 10, 120)
-            proxy.pause()
+            proxy.partition()
             time.sleep(5)
             proxy.heal()
             lost, duplicated = _outcomes(client, futures, [i * i for i in range(tasks)], 600)
+        proxy.close()
     return Row("client partition 5 s", tasks, 1, lost, duplicated, _reruns(directory), time.monotonic() - started)
 
 

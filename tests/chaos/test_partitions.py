@@ -1,85 +1,159 @@
-"""Partitions: the link between a peer and the scheduler goes silent (no reset, no error) and later heals.
+"""Partitions between a worker and the scheduler, through a fault-injecting TCP proxy.
 
-Client <-> scheduler through a pausing TCP proxy; worker <-> scheduler across a real veth link between this
-host and a network namespace (the worker's "host"), taken down and up. A short partition must lose and re-run
-nothing; one longer than ``worker_timeout_seconds`` re-runs the cut-off worker's tasks elsewhere, and every
-task still ends in exactly one outcome with the right value.
+- Short (5 s, well under ``worker_timeout_seconds``): nothing is lost and no task runs twice.
+- Long (past ``worker_timeout_seconds``): the scheduler gives the cut-off worker's tasks to another worker;
+  when the link heals, the zombie's late results are ignored; every task still ends exactly once, right.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
 import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scaler import Client
-from tests.chaos.cluster import cluster, executions, recorded
-from tests.chaos.faultproxy import FaultProxy
-from tests.chaos.netns import veth_host
-from tests.conftest import wait_for_workers, wait_until
+from scaler.client.future import ScalerFuture
+from tests.chaos.tcp_proxy import TcpProxy
+from tests.cli.helpers import BIN, command, free_port_block, wait_for_port
+from tests.conftest import wait_until
 
 pytestmark = pytest.mark.chaos
 
-PARTITION_SECONDS = 5.0  # the fault itself: holding the link down this long is the test's subject, not a wait
+TASKS = 600
+WARM_UP = 10**6  # the index of tasks that only check the workers are up
 
 
-def test_client_partition_shorter_than_the_timeouts_loses_and_reruns_nothing(tmp_path: Path) -> None:
-    tasks = 300
-    with cluster() as running:
-        running.start_scheduler()
-        running.start_worker(heartbeat_interval_seconds=0.5)
-        running.start_worker(heartbeat_interval_seconds=0.5)
-        wait_for_workers(running.address, 2)
-        with FaultProxy("127.0.0.1", running.port) as proxy, Client(address=proxy.address) as client:
-            futures = [client.submit(recorded, str(tmp_path), i, 0.02) for i in range(tasks)]
-            wait_until(lambda: len(executions(tmp_path)) >= 20, timeout=60)
-            proxy.pause()
-            time.sleep(PARTITION_SECONDS)
+def recorded_square(x: int, directory: str) -> tuple[int, int]:
+    """x * x, leaving one file per execution so the test can count how often each task ran (and where)."""
+    Path(directory, f"{x}-{uuid.uuid4().hex}").touch()
+    time.sleep(0.01)
+    return x * x, os.getppid()
+
+
+def executions(directory: Path) -> Counter[int]:
+    return Counter(int(name.split("-")[0]) for name in os.listdir(directory))
+
+
+def fixed_workers(address: str, count: int, prefix: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(BIN / "scaler_worker_manager"), "baremetal_native", address, "--mode", "fixed", "-n", str(count),
+         "--worker-type", prefix, "--heartbeat-interval-seconds", "0.5", "--death-timeout-seconds", "120",
+         "--logging-level", "WARNING"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+
+
+def count_outcomes(futures: list[ScalerFuture]) -> Counter[int]:
+    outcomes: Counter[int] = Counter()
+    lock = threading.Lock()
+
+    def count(index: int) -> None:
+        with lock:
+            outcomes[index] += 1
+
+    for index, future in enumerate(futures):
+        future.add_done_callback(lambda _, index=index: count(index))
+    return outcomes
+
+
+@pytest.fixture
+def cluster(worker_timeout: float) -> Iterator[tuple[str, TcpProxy]]:
+    """A scheduler, a worker reaching it only through the proxy, and (long partitions) one reaching it directly."""
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--worker-timeout-seconds", str(worker_timeout),
+                 "--logging-level", "WARNING"):  # fmt: skip
+        wait_for_port(port)
+        proxy = TcpProxy(port)
+        managers = [fixed_workers(proxy.address, 1, "CUT")]
+        try:
+            yield address, proxy
+        finally:
+            proxy.close()
+            for manager in managers:
+                manager.terminate()
+                manager.wait(30)
+
+
+@pytest.mark.parametrize("worker_timeout", [30.0])
+def test_a_short_partition_loses_nothing_and_reruns_nothing(cluster: tuple[str, TcpProxy], tmp_path: Path) -> None:
+    address, proxy = cluster
+    with Client(address=address, timeout_seconds=60) as client:
+        futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+        outcomes = count_outcomes(futures)
+        wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 5, timeout=120, interval=0.01)
+        proxy.partition()
+        time.sleep(5)  # the fault itself: the link carries nothing for 5 s
+        done_during = sum(f.done() for f in futures)
+        proxy.heal()
+        results = [future.result(timeout=120)[0] for future in futures]
+    assert results == [i * i for i in range(TASKS)]
+    assert done_during < TASKS  # the partition did cut the map
+    wait_until(lambda: len(outcomes) == TASKS, timeout=10)
+    assert set(outcomes.values()) == {1}
+    assert set(executions(tmp_path).values()) == {1}  # no task ran twice
+
+
+@pytest.mark.parametrize("worker_timeout", [3.0])
+def test_a_long_partition_reruns_the_cut_off_workers_tasks_and_ignores_its_late_results(
+    cluster: tuple[str, TcpProxy], tmp_path: Path
+) -> None:
+    address, proxy = cluster
+    direct = fixed_workers(address, 1, "DIRECT")
+    try:
+        with Client(address=address, timeout_seconds=60) as client:
+            def both_workers_run_tasks() -> bool:
+                probes = client.submit_many(recorded_square, [(WARM_UP, str(tmp_path))] * 40)
+                return len({probe.result()[1] for probe in probes}) == 2
+
+            wait_until(both_workers_run_tasks, timeout=60)
+            futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+            outcomes = count_outcomes(futures)
+            wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
+            proxy.partition()
+            time.sleep(8)  # the fault: well past worker_timeout_seconds (3 s), so the worker is declared dead
             proxy.heal()
-            assert [future.result(timeout=120) for future in futures] == [i * i for i in range(tasks)]
-    counts = executions(tmp_path)
-    assert sorted(counts) == list(range(tasks))
-    assert max(counts.values()) == 1, "a task ran twice across a partition shorter than every timeout"
+            results = [future.result(timeout=120)[0] for future in futures]
+            assert results == [i * i for i in range(TASKS)]
+            wait_until(lambda: len(outcomes) == TASKS, timeout=10)
+            assert set(outcomes.values()) == {1}  # exactly one outcome per task, late zombie results ignored
+            ran = executions(tmp_path)
+            assert any(ran[i] > 1 for i in range(TASKS))  # the cut-off worker's tasks did run again elsewhere
+            # The healed worker is usable again.
+            assert client.submit(recorded_square, 3, str(tmp_path)).result(timeout=60)[0] == 9
+    finally:
+        direct.terminate()
+        direct.wait(30)
 
 
-def test_worker_partition_shorter_than_the_timeouts_loses_and_reruns_nothing(tmp_path: Path) -> None:
-    tasks = 100
-    with veth_host() as host, cluster(host.host_ip) as running:
-        running.start_scheduler()
-        host.popen(running.worker_command(heartbeat_interval_seconds=0.5))  # reaches the scheduler over the veth
-        wait_for_workers(running.address, 1)
-        with Client(address=running.address) as client:
-            futures = [client.submit(recorded, str(tmp_path), i, 0.05) for i in range(tasks)]
-            wait_until(lambda: len(executions(tmp_path)) >= 10, timeout=60)
-            host.link_down()
-            time.sleep(PARTITION_SECONDS)
-            host.link_up()
-            assert [future.result(timeout=120) for future in futures] == [i * i for i in range(tasks)]
-    counts = executions(tmp_path)
-    assert sorted(counts) == list(range(tasks))
-    assert max(counts.values()) == 1, "a task ran twice across a partition shorter than every timeout"
-
-
-def test_worker_partition_longer_than_the_timeout_reruns_its_tasks_elsewhere(tmp_path: Path) -> None:
-    tasks = 200
-    with veth_host() as host, cluster(host.host_ip, ("-wt", "3")) as running:
-        running.start_scheduler()
-        host.popen(running.worker_command(heartbeat_interval_seconds=0.5))  # the one to be cut off
-        running.start_worker(heartbeat_interval_seconds=0.5)  # on this host, reachable throughout
-        wait_for_workers(running.address, 2)
-        with Client(address=running.address) as client:
-            futures = [client.submit(recorded, str(tmp_path), i, 0.05) for i in range(tasks)]
-            wait_until(lambda: len(executions(tmp_path)) >= 20, timeout=60)
-            host.link_down()
-            try:
-                # Every task finishes while the link is still down: the cut-off worker's share ran elsewhere.
-                assert [future.result(timeout=120) for future in futures] == [i * i for i in range(tasks)]
-            finally:
-                host.link_up()
-            # Healed, the cut-off worker (now a zombie with stale tasks) rejoins; its late results change nothing
-            # and the cluster keeps serving.
-            assert client.map(abs, range(-50, 0)) == list(range(50, 0, -1))
-            assert all(future.result() == i * i for i, future in enumerate(futures))
-    counts = executions(tmp_path)
-    assert sorted(counts) == list(range(tasks))
+def test_a_short_partition_between_client_and_scheduler_loses_nothing(tmp_path: Path) -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    with command("scaler_scheduler", address, "--client-timeout-seconds", "30", "--logging-level", "WARNING"):
+        wait_for_port(port)
+        proxy = TcpProxy(port)
+        workers = fixed_workers(address, 2, "FIX")
+        try:
+            with Client(address=proxy.address, timeout_seconds=60) as client:
+                futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+                outcomes = count_outcomes(futures)
+                wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
+                proxy.partition()
+                time.sleep(5)  # the fault: neither results nor heartbeats cross for 5 s
+                proxy.heal()
+                results = [future.result(timeout=120)[0] for future in futures]
+            assert results == [i * i for i in range(TASKS)]
+            wait_until(lambda: len(outcomes) == TASKS, timeout=10)
+            assert set(outcomes.values()) == {1}
+            assert set(executions(tmp_path).values()) == {1}
+        finally:
+            proxy.close()
+            workers.terminate()
+            workers.wait(30)

@@ -7,8 +7,9 @@ handing each task to this thread first would add a thread switch to every submit
 send-only socket by its identity suffix ``|tx`` and treats it as the client itself. Requests that need an
 answer from object storage go through this thread (an inproc PAIR socket) so it can route the reply.
 
-Heartbeats go out every ``heartbeat_interval``; if the scheduler has not echoed for ``timeout_seconds``, every
-pending future fails with SchedulerUnavailableError instead of hanging.
+The connection itself (heartbeats every ``heartbeat_interval``, "waiting for a scheduler" after a few seconds,
+naming the wrong kind of peer, and giving up after ``timeout_seconds`` of silence, when every pending future
+fails with SchedulerUnavailableError instead of hanging) is the shared ``SchedulerLink``.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ import zmq
 from scaler import errors
 from scaler.client.flow_control import SubmitCredits
 from scaler.client.future import ScalerFuture
+from scaler.client.resync import HeldUploads, SentTasks, encode_batches, objects_used
 from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
+from scaler.io.scheduler_link import SchedulerLink
+from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
 from scaler.io.sockets import connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -37,6 +41,9 @@ from scaler.serialization import Serializer, load_exception
 logger = logging.getLogger("scaler.client")
 
 _TO_STORAGE, _STOP = b"O", b"X"
+RESYNC_SWEEP_SECONDS = 2.0  # how often batches whose tasks are all done are forgotten
+RESYNC_SEND_TIMEOUT_MS = 5000  # how long a resync waits for a reconnecting socket to accept a message
+NOT_CONNECTED_REFUSAL = b"client is not connected"  # the start of the scheduler's text (scheduler/core.py)
 SEND_ONLY_SUFFIX = b"|tx"
 UPLOAD_HIGH_WATER_MARK = 16  # uploads waiting in this client before upload() blocks (see upload)
 
@@ -73,7 +80,6 @@ class ClientAgent(threading.Thread):
         self.credits = SubmitCredits(self._ask_for_credits)  # back-pressure: see client/flow_control.py
         self.priority = 0  # > 0 inside a task (set by the Client): exempt from the scheduler's queue limit
         self._serializer = serializer
-        self._heartbeat_interval = heartbeat_interval
         self._timeout = timeout_seconds
         self._context: zmq.Context[Any] = zmq.Context()
         self._inbox_address = f"inproc://scaler-client-{client_id.hex()}"
@@ -82,7 +88,6 @@ class ClientAgent(threading.Thread):
         self._outlet = self._context.socket(zmq.PAIR)  # the user threads' end, guarded by _outlet_lock
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
-        self._scheduler = connect_dealer(self._context, scheduler_address, client_id)
         self._tx_lock = threading.Lock()
         self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
         self._tx_storage: zmq.Socket[Any] | None = None  # uploads; guarded by _upload_lock
@@ -91,17 +96,37 @@ class ClientAgent(threading.Thread):
         self._result_reads: collections.deque[tuple[float, int, bytes]] = collections.deque()  # (deadline, id, obj)
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
-        self._last_echo = time.monotonic()
         self._stopped = False
+        # What a restarted scheduler forgot and this client can tell it again (see resync.py).
+        self.sent_tasks = SentTasks()
+        self.late_results = 0  # results for tasks that had their outcome already (bench/chaos.py reports them)
+        self.held_uploads = HeldUploads()
+        self._unadmitted: set[bytes] = set()  # tasks a scheduler refused as "client not connected" (see _on_result)
         self.loop = EventLoop()
+        self.loop.call_every(RESYNC_SWEEP_SECONDS, lambda: self.sent_tasks.sweep(self.futures))
+        self.loop.call_every(heartbeat_interval, self._housekeeping)
+        self._link = SchedulerLink(
+            self._context,
+            self.loop,
+            scheduler_address,
+            client_id,
+            heartbeat_interval=heartbeat_interval,
+            death_timeout=timeout_seconds,
+            heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0),
+            on_message=self._on_message,
+            on_event=self._on_link_event,
+        )
 
     # --- called from user threads ------------------------------------------------------------------------------
 
-    def forward_to_scheduler(self, payload: bytes) -> None:
+    def forward_to_scheduler(self, payload: bytes, task_ids: tuple[bytes, ...] | list[bytes] = ()) -> None:
+        """Send from the calling thread; ``task_ids``: the tasks in ``payload``, kept to resend after a restart."""
         with self._tx_lock:
             if self._stopped:
                 raise errors.ClientClosedError("client is disconnected")
             self._tx_scheduler.send(payload)
+            if task_ids:
+                self.sent_tasks.add(payload, task_ids)
 
     def _ask_for_credits(self, wanted: int) -> None:
         self.forward_to_scheduler(codec.encode_one(m.SubmitCreditRequest(wanted, self.priority)))
@@ -129,6 +154,7 @@ class ClientAgent(threading.Thread):
                     socket.send_multipart(self._deferred_uploads[0], copy=False)
                     self._deferred_uploads.popleft()
                 socket.send_multipart(frames, copy=False)
+                self.held_uploads.note(frames)  # kept (when small) to restore after a scheduler restart
             except zmq.Again:
                 raise errors.ObjectStorageError(
                     f"object storage at {self.object_storage_address} did not take an upload in {self._timeout:g}s "
@@ -209,19 +235,19 @@ class ClientAgent(threading.Thread):
     def run(self) -> None:
         loop = self.loop
         loop.add_reader(self._inbox, self._on_inbox)
-        loop.add_reader(self._scheduler, self._on_scheduler)
         if self.object_storage_address:
             self._connect_storage(self.object_storage_address)
-        loop.call_every(self._heartbeat_interval, self._heartbeat, first_delay=0)
         try:
             loop.run()
         finally:
             self._stopped = True
             self.credits.fail(self.failure or errors.ClientClosedError("client is disconnected"))
             self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
-            for socket in (self._inbox, self._scheduler, self._storage):
+            linger_ms = 0 if self.failure else 1000
+            self._link.close(linger_ms)
+            for socket in (self._inbox, self._storage):
                 if socket is not None:
-                    socket.close(linger=0 if self.failure else 1000)
+                    socket.close(linger=linger_ms)
             self.connected.set()
             self.shutdown_answered.set()
 
@@ -241,6 +267,7 @@ class ClientAgent(threading.Thread):
                 return
             kind = frames[0].bytes
             if kind == _TO_STORAGE:
+                self.held_uploads.note([frame.bytes for frame in frames[1:2]])
                 if self._storage is None:
                     self._pending_storage.append(frames[1:])
                 else:
@@ -249,14 +276,18 @@ class ClientAgent(threading.Thread):
                 self.loop.stop()
                 return
 
-    def _heartbeat(self) -> None:
-        if time.monotonic() - self._last_echo > self._timeout:
-            self.failure = errors.SchedulerUnavailableError(
-                f"no answer from the scheduler at {self.scheduler_address} for {self._timeout:g}s"
-            )
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if isinstance(event, Closed):
+            if event.reason is CloseReason.REFUSED:
+                self.failure = errors.ProtocolMismatchError(event.text)
+            else:
+                self.failure = errors.SchedulerUnavailableError(event.text)
             self.loop.stop()
-            return
-        self._scheduler.send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0)))
+        elif isinstance(event, Restarted):
+            self._on_scheduler_restart()
+
+    def _housekeeping(self) -> None:
+        """On the heartbeat's rhythm: send uploads the I/O thread queued, and expire overdue result reads."""
         self.flush_deferred_uploads()
         self._expire_result_reads()
 
@@ -270,20 +301,54 @@ class ClientAgent(threading.Thread):
                 why = f"object storage did not answer in {READ_DEADLINE_SECONDS:g}s"
                 waiter(m.ObjectData(object_id, request_id, False, why), [])
 
-    def _on_scheduler(self) -> None:
-        for _ in range(2000):
-            try:
-                frame = self._scheduler.recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            try:
-                messages = codec.decode(frame.buffer)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from scheduler: %s", error)
-                continue
-            self._last_echo = time.monotonic()  # any message proves the scheduler is alive
-            for message in messages:
-                self._on_message(message)
+    def _on_scheduler_restart(self) -> None:
+        """The scheduler that held this client's tasks is gone; a new one answers at the same address: put back
+        the uploads its object storage lost, send the unfinished tasks again, and fail what cannot be resent."""
+        pending = self.futures.copy()  # user threads add futures meanwhile: work on a snapshot
+        covered = self.sent_tasks.covered()
+        lost = [task_id for task_id in pending if task_id not in covered]  # graph nodes: the graph is gone
+        for task_id in lost:
+            text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
+            self._fail(task_id, errors.SchedulerUnavailableError(text))
+        resendable: list[m.Task] = []
+        for task in self.sent_tasks.pending_tasks(pending):
+            missing = [object_id for object_id in objects_used(task) if object_id not in self.held_uploads]
+            if missing:
+                text = (
+                    f"the scheduler at {self.scheduler_address} restarted and its object storage lost object "
+                    f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
+                )
+                self._fail(task.task_id, errors.ObjectStorageError(text))
+                lost.append(task.task_id)
+            else:
+                resendable.append(task)
+        uploads = self.held_uploads.uploads()
+        if uploads and self._storage is not None:
+            for frames in uploads:
+                if not self._storage.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                    logger.error("object storage did not come back: %d upload(s) not restored", len(uploads))
+                    break
+                self._storage.send_multipart(frames, copy=False)
+        self._unadmitted.clear()
+        self.credits.after_restart(len(resendable))
+        self._send_again(resendable)
+        logger.warning(
+            "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
+            len(uploads), len(resendable), len(lost),
+        )  # fmt: skip
+
+    def _send_again(self, tasks: list[m.Task]) -> None:
+        with self._tx_lock:
+            for payload in encode_batches(tasks):
+                if self._stopped or not self._tx_scheduler.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
+                    logger.error("could not send %d task(s) again: the scheduler does not accept them", len(tasks))
+                    return
+                self._tx_scheduler.send(payload)
+
+    def _fail(self, task_id: bytes, error: BaseException) -> None:
+        future = self.futures.pop(task_id, None)
+        if future is not None:
+            future._finish(error=error)
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.TaskResult):
@@ -298,14 +363,14 @@ class ClientAgent(threading.Thread):
             if self._storage is None:
                 self._connect_storage(message.object_storage_address)
             self.connected.set()
+            if self._unadmitted:  # the scheduler knows this client again: the tasks it refused can go now
+                unadmitted, self._unadmitted = self._unadmitted, set()
+                self._send_again(self.sent_tasks.pending_tasks({t for t in unadmitted if t in self.futures}))
         elif isinstance(message, m.TaskLog):
             print_task_output(message)
         elif isinstance(message, m.ShutdownResponse):
             self.shutdown_response = message
             self.shutdown_answered.set()
-        elif isinstance(message, m.ProtocolMismatch):
-            self.failure = errors.ProtocolMismatchError(message.message)
-            self.loop.stop()
         elif isinstance(message, m.ClientDropped):  # every pending future fails with the reason, none hangs
             self.failure = errors.ClientDroppedError(message.reason)
             self.loop.stop()
@@ -315,8 +380,18 @@ class ClientAgent(threading.Thread):
     def _on_result(self, result: m.TaskResult) -> None:
         future = self.futures.get(result.task_id)
         if future is None:
+            self.late_results += 1  # e.g. a task that ran twice around a scheduler restart: its outcome stands
             return
         payload = result.payload
+        if (
+            result.status is m.ResultStatus.SCHEDULER_ERROR
+            and payload is not None
+            and payload.data.startswith(NOT_CONNECTED_REFUSAL)
+        ):
+            # Sent before a restarted scheduler had this client's heartbeat (zmq delivered what it had queued on
+            # reconnect): not the task's fault. It goes again once the scheduler echoes this client.
+            self._unadmitted.add(result.task_id)
+            return
         if payload is not None and payload.kind is m.ArgKind.OBJECT:
             # Large result: fetch it straight from object storage, then forget it there (read once).
             request_id = next(self.request_ids)

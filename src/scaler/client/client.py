@@ -117,7 +117,8 @@ class Client:
         self._serializer_id = b""
         self._closed = False
         self._agent.start()
-        if not self._agent.connected.wait(timeout_seconds) or self._agent.failure is not None:
+        # The agent gives up at the timeout itself, with a reason; the extra second only lets that reason win.
+        if not self._agent.connected.wait(timeout_seconds + 1) or self._agent.failure is not None:
             failure = self._agent.failure
             self._agent.stop()
             self._closed = True
@@ -238,7 +239,7 @@ class Client:
             self._credits.put_back(1)
             raise
         self._agent.futures[task.task_id] = future
-        self._agent.forward_to_scheduler(codec.encode_one(task))
+        self._agent.forward_to_scheduler(codec.encode_one(task), (task.task_id,))
         return future
 
     def map(
@@ -304,7 +305,7 @@ class Client:
             for args in iterable:
                 if credits == 0:
                     if batch:  # send what is built before waiting for room: the scheduler may need it to make room
-                        self._agent.forward_to_scheduler(codec.encode(batch))
+                        self._send_batch(batch)
                         batch = []
                     credits = self._credits.take(_BATCH, self._submit_timeout_seconds, self._pending_count)
                 task, future = self._build_task(fn, function_id, tuple(args), {}, capabilities, reserialize)
@@ -313,16 +314,19 @@ class Client:
                 futures.append(future)
                 batch.append(task)
                 if len(batch) >= _BATCH:
-                    self._agent.forward_to_scheduler(codec.encode(batch))
+                    self._send_batch(batch)
                     batch = []
             if batch:
-                self._agent.forward_to_scheduler(codec.encode(batch))
+                self._send_batch(batch)
         except BaseException:
             self._abandon(futures, batch)
             raise
         finally:
             self._credits.put_back(credits)
         return futures
+
+    def _send_batch(self, batch: list[m.Task]) -> None:
+        self._agent.forward_to_scheduler(codec.encode(batch), [task.task_id for task in batch])
 
     def _abandon(self, futures: list[ScalerFuture], unsent: list[m.Task]) -> None:
         """A submit_many that failed half-way: cancel what it sent, forget what it did not."""

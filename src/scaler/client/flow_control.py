@@ -36,6 +36,18 @@ class SubmitCredits:
             self._asked = False
             self._changed.notify_all()
 
+    def after_restart(self, resent: int) -> None:
+        """A new scheduler took over and ``resent`` unfinished tasks went to it again: count credits as it does.
+
+        With no queue limit it granted the whole window as this client connected (just before its first echo)
+        and charged the resent tasks to it; with a limit it granted nothing yet, and the next ``take`` asks.
+        Credits left over from the old scheduler are void either way: kept, they would send tasks it refuses.
+        """
+        with self._lock:
+            self._credits = max(0, self._client_window - resent) if self._queue_limit < 0 else 0
+            self._asked = False
+            self._changed.notify_all()
+
     def fail(self, error: BaseException) -> None:
         """The client stopped: wake every waiting submit with ``error``."""
         with self._lock:

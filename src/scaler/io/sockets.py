@@ -61,10 +61,16 @@ def bind_router(
 
 
 def connect_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
+    socket = new_dealer(context, address, identity)
+    socket.connect(address)
+    return socket
+
+
+def new_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
+    """A configured DEALER for ``address``, not yet connected (so that a monitor can see its first connect)."""
     Address.parse(address)
     socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
     _configure(socket, identity)
-    socket.connect(address)
     return socket
 
 

@@ -159,6 +159,8 @@ class ClientHeartbeat(_Message, frozen=True, tag=10):
 
 class ClientHeartbeatEcho(_Message, frozen=True, tag=11):
     object_storage_address: str
+    # Random per scheduler process: a peer that sees it change knows the scheduler restarted and forgot it.
+    scheduler_instance: bytes = b""
 
 
 class ClientDisconnect(_Message, frozen=True, tag=12):
@@ -237,6 +239,8 @@ class WorkerHeartbeat(_Message, frozen=True, tag=20):
 
 class WorkerHeartbeatEcho(_Message, frozen=True, tag=21):
     object_storage_address: str
+    # Random per scheduler process: a peer that sees it change knows the scheduler restarted and forgot it.
+    scheduler_instance: bytes = b""
 
 
 class WorkerDisconnect(_Message, frozen=True, tag=22):

@@ -15,6 +15,7 @@ Guarantees kept here (see tables.py for the task states):
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,7 @@ class SchedulerCore:
         self._interned: dict[bytes | str, bytes | str] = {}  # function ids and names shared by queued tasks
         self.heap_trim_due = False  # a large drop freed memory the shell may hand back to the OS
         self._next_unplaceable_scan = 0.0
+        self.instance_id = os.urandom(8)  # echoed to every peer, so that they notice when this scheduler restarts
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -149,7 +151,7 @@ class SchedulerCore:
                 self._send(peer, credit)
         else:
             client.last_seen = now
-        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address))
+        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address, self.instance_id))
 
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)
@@ -283,7 +285,7 @@ class SchedulerCore:
         else:
             worker.heartbeat = message
             worker.last_seen = now
-        self._send(peer, m.WorkerHeartbeatEcho(self.settings.object_storage_address))
+        self._send(peer, m.WorkerHeartbeatEcho(self.settings.object_storage_address, self.instance_id))
 
     def _on_task_result(self, peer: bytes, result: m.TaskResult, now: float) -> None:
         worker = self._touch_worker(peer, now)

@@ -2,6 +2,9 @@
 
 Shared by every "dynamic" manager (baremetal_native, aws_raw_ecs, orb_aws_ec2, oci_raw): they differ only
 in their ``Provisioner``. In fixed mode the runner starts its units once and ignores scaling commands.
+
+A manager whose scheduler is silent for ``death_timeout_seconds`` (or that the scheduler refuses) stops all
+its units and exits non-zero: cloud capacity must not outlive the scheduler that would use it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ from typing import Any
 import zmq
 
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import connect_dealer, receive_messages
-from scaler.protocol import codec
+from scaler.io.scheduler_link import SchedulerLink
+from scaler.io.scheduler_link_core import Closed, LinkEvent
 from scaler.protocol import messages as m
 from scaler.worker_manager_adapter.convergence import Convergence
-from scaler.worker_manager_adapter.provisioner import Provisioner
+from scaler.worker_manager_adapter.provisioner import Provisioner, UnitExit
 
 logger = logging.getLogger("scaler.worker_manager")
 
@@ -38,6 +41,7 @@ class WorkerManagerRunner:
         fixed_units: int | None = None,
         event_loop: str = "builtin",
         io_threads: int = 1,
+        death_timeout_seconds: float = 300.0,
     ) -> None:
         self.manager_id = manager_id
         self._provisioner = provisioner
@@ -51,14 +55,23 @@ class WorkerManagerRunner:
         )
         self._context: zmq.Context[Any] = zmq.Context(io_threads=io_threads)
         identity = f"WorkerManager|{manager_id}|{os.getpid()}".encode()
-        self._scheduler = connect_dealer(self._context, scheduler_address, identity)
         self.exit_code = 0
+        self._last_exit: UnitExit | None = None
         self.loop = make_event_loop(event_loop)
-        self.loop.add_reader(self._scheduler, self._on_scheduler)
-        if fixed_units is None:
-            # A fixed pool is not scaled, so it does not register as a manager: its workers report the id of the
-            # manager that scales them (e.g. an oci_raw or aws_raw_ecs manager that started this pool remotely).
-            self.loop.call_every(heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        # A fixed pool is not scaled, so it does not register as a manager (no heartbeat): its workers report the
+        # id of the manager that scales them (e.g. an oci_raw or aws_raw_ecs manager that started this pool
+        # remotely), and each of them leaves when the scheduler is gone, which ends the pool.
+        self._scheduler = SchedulerLink(
+            self._context,
+            self.loop,
+            scheduler_address,
+            identity,
+            heartbeat_interval=heartbeat_interval_seconds,
+            death_timeout=death_timeout_seconds if fixed_units is None else 0.0,
+            heartbeat=self._heartbeat if fixed_units is None else None,
+            on_message=self._on_message,
+            on_event=self._on_link_event,
+        )
         self.loop.call_every(RECONCILE_SECONDS, self._reconcile)
 
     def run(self) -> int:
@@ -70,35 +83,27 @@ class WorkerManagerRunner:
         finally:
             logger.info("worker manager %r: stopping all workers", self.manager_id)
             self._provisioner.terminate()
-            self._scheduler.close(linger=0)
+            self._scheduler.close(linger_ms=0)
             self._context.term()
         return self.exit_code
 
-    def _heartbeat(self) -> None:
-        heartbeat = m.WorkerManagerHeartbeat(
+    def _heartbeat(self) -> m.WorkerManagerHeartbeat:
+        return m.WorkerManagerHeartbeat(
             m.PROTOCOL_VERSION, self.manager_id, self._max_task_concurrency, self._capabilities,
             self._provisioner.live_units() * self._provisioner.workers_per_unit,
         )  # fmt: skip
-        self._scheduler.send(codec.encode_one(heartbeat))
 
-    def _on_scheduler(self) -> None:
-        for message in receive_messages(self._scheduler, "scheduler"):
-            self._on_message(message)
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if isinstance(event, Closed):
+            logger.error("worker manager %r: stopping its workers and exiting: %s", self.manager_id, event.text)
+            self.exit_code = 1
+            self.loop.stop()
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.WorkerManagerCommand):
             if self._fixed_units is None:
                 self._convergence.on_command(message.desired)
                 self._reconcile()
-        elif isinstance(message, m.WorkerManagerHeartbeatEcho):
-            if not message.accepted:
-                logger.error("worker manager %r refused by the scheduler: %s", self.manager_id, message.message)
-                self.exit_code = 1
-                self.loop.stop()
-        elif isinstance(message, m.ProtocolMismatch):
-            logger.error("worker manager %r refused by the scheduler: %s", self.manager_id, message.message)
-            self.exit_code = 1
-            self.loop.stop()
         elif isinstance(message, m.WorkerShutdown):
             logger.info("worker manager %r: scheduler is shutting down", self.manager_id)
             self.loop.stop()
@@ -106,13 +111,23 @@ class WorkerManagerRunner:
     def _reconcile(self) -> None:
         exits = self._provisioner.collect_exits()
         if exits:
-            notices = [m.WorkerDied(worker_id, unit.exit_code) for unit in exits for worker_id in unit.worker_ids]
-            self._scheduler.send(codec.encode(notices))
+            for unit in exits:
+                for worker_id in unit.worker_ids:
+                    self._scheduler.send(m.WorkerDied(worker_id, unit.exit_code))
+            self._scheduler.flush()  # from a timer: the loop's next wake-up could be a while away
             for unit in exits:
                 logger.warning("worker manager %r: unit ended: %s", self.manager_id, unit.reason)
+                self._last_exit = unit
         if self._fixed_units is not None:
             if self._provisioner.live_units() == 0:
-                logger.info("worker manager %r: every fixed worker has ended; exiting", self.manager_id)
+                last = self._last_exit
+                if last is not None and last.exit_code != 0:
+                    # e.g. the workers left because the scheduler is gone: the pool did not end well either.
+                    logger.error("worker manager %r: every fixed worker has ended, the last one: %s",
+                                 self.manager_id, last.reason)  # fmt: skip
+                    self.exit_code = 1
+                else:
+                    logger.info("worker manager %r: every fixed worker has ended; exiting", self.manager_id)
                 self.loop.stop()  # units are not replaced, so the pool ends with its last worker
             return
         decision = self._convergence.decide(self._provisioner.live_units(), time.monotonic())
@@ -145,6 +160,7 @@ def run_manager(config: Any, manager_id: str, provisioner: Provisioner, fixed_un
         fixed_units=fixed_units,
         event_loop=config.event_loop,
         io_threads=config.io_threads,
+        death_timeout_seconds=config.death_timeout_seconds,
     )
     runner.loop.stop_on_signals()
     return runner.run()

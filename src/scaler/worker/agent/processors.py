@@ -6,12 +6,10 @@ results pipe, so the agent's reader sees end-of-file the moment the processor di
 
 from __future__ import annotations
 
-import enum
 import os
 import signal
 import subprocess
 import sys
-import time
 
 from scaler.io.pipes import FrameReader, write_frame
 from scaler.protocol import codec
@@ -22,13 +20,6 @@ from scaler.worker.agent.options import WorkerOptions
 # ``Processor.get_current_processor()`` (which libraries such as parfun call from inside tasks) would then
 # look at a class that is not the one running the task.
 _PROCESSOR_MAIN = "import sys; from scaler.worker.processor import main; main(sys.argv[1:])"
-
-
-class ProcessorState(enum.Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    SUSPENDED = "suspended"  # its task waits (e.g. on nested tasks) while a higher-priority one runs
 
 
 class ProcessorHandle:
@@ -48,10 +39,6 @@ class ProcessorHandle:
             os.close(result_write)
         self.pid = self.process.pid
         self.reader = FrameReader(self.result_fd)
-        self.state = ProcessorState.STARTING
-        self.task: m.Task | None = None
-        self.task_started = 0.0
-        self.deadline: float | None = None
         self.hard_suspended = False
         self._closed = False
 
@@ -61,25 +48,13 @@ class ProcessorHandle:
         except OSError:
             pass  # it died: its end-of-file is already on the way to the agent's loop
 
-    def assign(self, task: m.Task, timeout_seconds: float) -> None:
-        self.state = ProcessorState.BUSY
-        self.task = task
-        self.task_started = time.monotonic()
-        self.deadline = self.task_started + timeout_seconds if timeout_seconds > 0 else None
-
-    def release(self) -> m.Task | None:
-        task, self.task, self.deadline = self.task, None, None
-        self.state = ProcessorState.IDLE
-        return task
-
     def suspend(self, hard: bool) -> None:
-        self.state = ProcessorState.SUSPENDED
+        """Soft: nothing to do (its task waits on its nested tasks anyway); hard: stop the process (SIGTSTP)."""
         if hard:
             self._signal(signal.SIGTSTP)
             self.hard_suspended = True
 
     def resume(self) -> None:
-        self.state = ProcessorState.BUSY if self.task is not None else ProcessorState.IDLE
         if self.hard_suspended:
             self._signal(signal.SIGCONT)
             self.hard_suspended = False

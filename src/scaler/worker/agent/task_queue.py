@@ -30,6 +30,13 @@ class AgentTaskQueue:
     def remove(self, task_id: bytes) -> bool:
         return self._tasks.pop(task_id, None) is not None
 
+    def clear(self) -> int:
+        """Forget every queued task; how many there were."""
+        count = len(self._tasks)
+        self._tasks.clear()
+        self._heap.clear()
+        return count
+
     def peek_priority(self) -> int | None:
         self._skip_removed()
         return -self._heap[0][0] if self._heap else None

@@ -4,6 +4,9 @@ To the scheduler it is one ordinary worker (heartbeats, a task queue, results, c
 in a priority queue here until a job slot frees up; a job past ``job_timeout_seconds`` is cancelled and its
 task fails with TaskTimeoutError; a forced cancel cancels the job; a job that ends without output fails its
 task with JobFailedError carrying the backend's explanation. Nothing is lost silently.
+
+A proxy whose scheduler is silent for ``death_timeout_seconds`` (or refuses it) cancels its running jobs and
+exits non-zero: jobs on paid capacity must not outlive the scheduler that wants their results.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from scaler.errors import JobFailedError
 from scaler.ids import new_worker_id, random_object_id, short
 from scaler.io.loop import make_event_loop
 from scaler.io.object_client import ObjectStorageConnection
-from scaler.io.sockets import connect_dealer, receive_messages
-from scaler.protocol import codec
+from scaler.io.scheduler_link import SchedulerLink
+from scaler.io.scheduler_link_core import Closed, LinkEvent, Restarted
 from scaler.protocol import messages as m
 from scaler.serialization import DEFAULT_SERIALIZER, SERIALIZED, decode_object_frames, dump_exception
 from scaler.worker.agent.task_queue import AgentTaskQueue
@@ -50,6 +53,7 @@ class JobProxySettings:
     poll_interval_seconds: float = 0.5
     event_loop: str = "builtin"
     io_threads: int = 1
+    death_timeout_seconds: float = 300.0
 
     @classmethod
     def from_config(
@@ -76,6 +80,7 @@ class JobProxySettings:
             poll_interval_seconds=poll_interval_seconds,
             event_loop=config.event_loop,
             io_threads=config.io_threads,
+            death_timeout_seconds=config.death_timeout_seconds,
         )
 
 
@@ -91,19 +96,26 @@ class JobProxyWorker:
         self.backend = backend
         self.worker_id = new_worker_id(f"{settings.worker_prefix}|{settings.manager_id}")
         self._context: zmq.Context[Any] = zmq.Context(io_threads=settings.io_threads)
-        self._scheduler = connect_dealer(self._context, settings.scheduler_address, self.worker_id)
         self._storage: ObjectStorageConnection | None = None
         self._storage_address = settings.object_storage_address or ""
         self._queue = AgentTaskQueue()
         self._running: dict[str, _RunningJob] = {}  # job key (task id hex) -> job
-        self._outbox: list[Any] = []
         self.peak_running = 0
         self.exit_code = 0
         self.loop = make_event_loop(settings.event_loop)
-        self.loop.add_reader(self._scheduler, self._on_scheduler)
-        self.loop.call_every(settings.heartbeat_interval_seconds, self._heartbeat, first_delay=0)
+        self.loop.after_each_wake(self._start_jobs)  # tasks that arrived in this wake-up (before the link flushes)
+        self._scheduler = SchedulerLink(
+            self._context,
+            self.loop,
+            settings.scheduler_address,
+            self.worker_id,
+            heartbeat_interval=settings.heartbeat_interval_seconds,
+            death_timeout=settings.death_timeout_seconds,
+            heartbeat=self._heartbeat,
+            on_message=self._on_message,
+            on_event=self._on_link_event,
+        )
         self.loop.call_every(settings.poll_interval_seconds, self._poll)
-        self.loop.after_each_wake(self._flush)
 
     def run(self) -> int:
         logger.info(
@@ -115,20 +127,15 @@ class JobProxyWorker:
             self.loop.run()
         finally:
             self._send(m.WorkerDisconnect("job proxy stopping"))
-            self._flush()
+            self._cancel_running_jobs()
             self.backend.close()
             if self._storage is not None:
                 self._storage.close()
-            self._scheduler.close(linger=500)
+            self._scheduler.close(linger_ms=500)
             self._context.term()
         return self.exit_code
 
     # --- scheduler side ----------------------------------------------------------------------------------------
-
-    def _on_scheduler(self) -> None:
-        for message in receive_messages(self._scheduler, "scheduler"):
-            self._on_message(message)
-        self._start_jobs()
 
     def _on_message(self, message: Any) -> None:
         if isinstance(message, m.Task):
@@ -138,10 +145,29 @@ class JobProxyWorker:
         elif isinstance(message, m.WorkerHeartbeatEcho):
             if not self.settings.object_storage_address:
                 self._storage_address = message.object_storage_address
-        elif isinstance(message, m.WorkerShutdown | m.ProtocolMismatch):
-            logger.info("job proxy worker %s: stopping: %s", short(self.worker_id), message)
-            self.exit_code = 1 if isinstance(message, m.ProtocolMismatch) else 0
+        elif isinstance(message, m.WorkerShutdown):
+            logger.info("job proxy worker %s: stopping: %s", short(self.worker_id), message.reason)
             self.loop.stop()
+
+    def _on_link_event(self, event: LinkEvent) -> None:
+        if isinstance(event, Closed):
+            logger.error("job proxy worker %s: cancelling its jobs and exiting: %s", short(self.worker_id), event.text)
+            self.exit_code = 1
+            self.loop.stop()
+        elif isinstance(event, Restarted):
+            # The new scheduler knows none of the queued tasks; their clients send them again.
+            dropped = self._queue.clear()
+            logger.warning(
+                "job proxy %s: scheduler restarted; dropped %d queued task(s)", short(self.worker_id), dropped
+            )
+
+    def _cancel_running_jobs(self) -> None:
+        for key in list(self._running):
+            try:
+                self.backend.cancel(key)
+            except Exception as error:  # keep cancelling the others: each one left running costs money
+                logger.warning("could not cancel job %s: %s", key, error)
+        self._running.clear()
 
     def _cancel(self, cancel: m.TaskCancel) -> None:
         if self._queue.remove(cancel.task_id):
@@ -157,8 +183,8 @@ class JobProxyWorker:
             self.backend.cancel(key)
             self._send(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
 
-    def _heartbeat(self) -> None:
-        heartbeat = m.WorkerHeartbeat(
+    def _heartbeat(self) -> m.WorkerHeartbeat:
+        return m.WorkerHeartbeat(
             protocol_version=m.PROTOCOL_VERSION,
             capabilities=dict(self.settings.capabilities or {}),
             queue_size=self.settings.task_queue_size,
@@ -171,7 +197,6 @@ class JobProxyWorker:
             processors=(),
             latency_us=0,
         )
-        self._send(heartbeat)
 
     # --- jobs --------------------------------------------------------------------------------------------------
 
@@ -270,12 +295,7 @@ class JobProxyWorker:
         return m.TaskArg(m.ArgKind.OBJECT, object_id)
 
     def _send(self, message: Any) -> None:
-        self._outbox.append(message)
-
-    def _flush(self) -> None:
-        if self._outbox:
-            outbox, self._outbox = self._outbox, []
-            self._scheduler.send(codec.encode(outbox))
+        self._scheduler.send(message)
 
 
 def run_job_proxy(settings: JobProxySettings, backend: JobBackend) -> int:

@@ -1,0 +1,200 @@
+"""One connection to the scheduler, shared by every kind of peer (worker agent, client, manager, job proxy).
+
+A thin shell over ``SchedulerLinkCore``: it owns the DEALER socket and a zmq socket monitor, feeds the core
+what they see, sends the heartbeats the core asks for, and hands every other message to the peer. The
+peer learns of the connection's life through ``on_event``: ``Connected``, ``Restarted`` (the scheduler is a
+new process: resend what it forgot) and ``Closed`` (dead, refused, or not a scheduler at all: stop).
+
+The socket monitor is what lets a peer name the wrong kind of peer: a DEALER that reaches a PUB socket
+(a scheduler's monitor address) connects at the TCP level and is then closed during the ZMTP handshake,
+which the monitor reports as a disconnect without a completed handshake.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from scaler.io.loop import Loop
+from scaler.io.scheduler_link_core import (
+    Closed,
+    Connected,
+    LinkEvent,
+    Restarted,
+    SchedulerLinkCore,
+    SendHeartbeat,
+    SendProbe,
+    Warn,
+)
+from scaler.io.sockets import new_dealer
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+
+logger = logging.getLogger("scaler.io")
+
+PROBE_REQUEST_ID = 0x5C  # any non-zero id: object storage answers ObjectStats with it
+TICK_SECONDS = 0.25  # how often the core's clock is advanced: the precision of timeouts and warnings
+_MONITORED = (
+    zmq.EVENT_CONNECTED
+    | zmq.EVENT_DISCONNECTED
+    | zmq.EVENT_HANDSHAKE_SUCCEEDED
+    | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+    | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+)
+_ECHOES = (m.ClientHeartbeatEcho, m.WorkerHeartbeatEcho, m.WorkerManagerHeartbeatEcho)
+
+
+class SchedulerLink:
+    def __init__(
+        self,
+        context: zmq.Context[Any],
+        loop: Loop,
+        address: str,
+        identity: bytes,
+        *,
+        heartbeat_interval: float,
+        death_timeout: float,
+        heartbeat: Callable[[], Any] | None,
+        on_message: Callable[[Any], None],
+        on_event: Callable[[LinkEvent], None],
+        waiting_warning_seconds: float = 3.0,
+    ) -> None:
+        """``heartbeat`` builds the peer's heartbeat message (None: this peer sends none and expects no echo)."""
+        self.address = address
+        self.core = SchedulerLinkCore(
+            address,
+            time.monotonic(),
+            heartbeat_interval if heartbeat is not None else 0.0,
+            death_timeout,
+            waiting_warning_seconds,
+        )
+        self.socket = new_dealer(context, address, identity)
+        self._monitor = self.socket.get_monitor_socket(_MONITORED)
+        self.socket.connect(address)
+        self._heartbeat = heartbeat
+        self._on_message = on_message
+        self._on_event = on_event
+        self._outbox: list[Any] = []
+        self._unsent: deque[bytes] = deque()  # batches zmq could not take yet (no live connection to queue them on)
+        self._awaiting_handshake = False
+        loop.add_reader(self.socket, self._on_readable)
+        loop.add_reader(self._monitor, self._on_monitor)
+        loop.call_every(min(TICK_SECONDS, heartbeat_interval), self.tick, first_delay=0)
+        loop.after_each_wake(self.flush)
+
+    # --- sending -----------------------------------------------------------------------------------------------
+
+    def send(self, message: Any) -> None:
+        """Queue a message; everything queued in one wake-up of the loop leaves as one batch."""
+        self._outbox.append(message)
+
+    def flush(self) -> None:
+        if self._outbox:
+            outbox, self._outbox = self._outbox, []
+            self._unsent.append(codec.encode(outbox))
+        while self._unsent:
+            # Never block: a DEALER with no live connection (the peer refused the handshake, or the connection
+            # was just lost) blocks send(), which would freeze this loop and every deadline it keeps.
+            if not self._send_now(self._unsent[0]):
+                return
+            self._unsent.popleft()
+
+    def _send_now(self, frame: bytes) -> bool:
+        try:
+            self.socket.send(frame, zmq.NOBLOCK)
+        except zmq.Again:
+            return False
+        return True
+
+    def close(self, linger_ms: int) -> None:
+        self.flush()
+        self.socket.disable_monitor()
+        self._monitor.close(linger=0)
+        self.socket.close(linger=linger_ms)
+
+    # --- receiving ---------------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        self._act(self.core.tick(time.monotonic()))
+
+    def _on_readable(self) -> None:
+        for _ in range(2000):
+            try:
+                frame = self.socket.recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            try:
+                messages = codec.decode(frame.buffer)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from the scheduler at %s: %s", self.address, error)
+                continue
+            self._on_batch(messages)
+
+    def _on_batch(self, messages: list[Any]) -> None:
+        now = time.monotonic()
+        if messages and not isinstance(messages[0], _ECHOES):  # an echo says more (on_echo below)
+            self._act(self.core.on_message(now))  # once per batch: any message proves the scheduler is alive
+        for message in messages:
+            if isinstance(message, m.ObjectStatsReply):
+                self._act(self.core.on_storage_reply())
+                continue
+            if isinstance(message, m.ProtocolMismatch):
+                self._act(self.core.on_refused(message.message))
+                continue
+            if isinstance(message, m.WorkerManagerHeartbeatEcho) and not message.accepted:
+                self._act(self.core.on_refused(message.message))
+                continue
+            if isinstance(message, _ECHOES):
+                instance = getattr(message, "scheduler_instance", b"")
+                self._act(self.core.on_echo(instance, now))
+            self._on_message(message)
+
+    def _on_monitor(self) -> None:
+        for _ in range(100):
+            try:
+                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)["event"]
+            except zmq.Again:
+                return
+            except zmq.ZMQError:  # the monitor was closed
+                return
+            refused = False
+            if event == zmq.EVENT_CONNECTED:
+                self._awaiting_handshake = True
+            elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                self._awaiting_handshake = False
+            elif event == zmq.EVENT_DISCONNECTED:
+                refused, self._awaiting_handshake = self._awaiting_handshake, False
+            else:  # a handshake failure
+                refused = True
+            self.core.on_transport(
+                tcp_connected=event == zmq.EVENT_CONNECTED,
+                handshake_ok=event == zmq.EVENT_HANDSHAKE_SUCCEEDED,
+                handshake_refused=refused,
+            )
+
+    # --- acting on the core's decisions ------------------------------------------------------------------------
+
+    def _act(self, events: list[LinkEvent]) -> None:
+        for event in events:
+            if isinstance(event, SendHeartbeat):
+                assert self._heartbeat is not None
+                self.flush()  # what is queued first; then the heartbeat, now (not at the loop's next wake-up)
+                self._send_now(codec.encode_one(self._heartbeat()))  # one that cannot leave is simply skipped
+            elif isinstance(event, SendProbe):
+                self._send_now(codec.encode_one(m.ObjectStats(PROBE_REQUEST_ID)))
+            elif isinstance(event, Warn):
+                logger.warning("%s", event.text)
+            else:
+                if isinstance(event, Connected):
+                    logger.info("connected to the scheduler at %s", self.address)
+                elif isinstance(event, Restarted):
+                    logger.warning("the scheduler at %s restarted (a new instance answers)", self.address)
+                elif isinstance(event, Closed):
+                    logger.error("%s", event.text)
+                self._on_event(event)

@@ -1,0 +1,243 @@
+"""The worker agent's decisions, with no processes, pipes or clock (sans-I/O).
+
+The agent keeps a queue of tasks and a *stack* of processors: the last one is active, earlier ones are
+suspended (each is running a task that waits for the nested tasks queued above it). The core decides what
+each event means; the shell (agent.py) owns the real subprocesses and carries out the returned actions:
+
+- a task arrives: queue it; an idle active processor takes the highest-priority queued task;
+- a queued task outranks the running one (a nested task whose parent is waiting for it): suspend the active
+  processor and start a new one on top, so recursion on one worker cannot deadlock;
+- a result arrives: report it; the processor is idle again, and once nothing outranks the one it displaced,
+  the extra processor is retired and the suspended one resumed;
+- a task runs past its timeout, or is cancelled by force: its processor is killed and replaced;
+- a processor dies: its task (if any) fails with PROCESSOR_DIED, and it is replaced in the same place.
+
+Processors are named by small integers the core hands out (``StartProcessor.slot``).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from scaler.protocol import messages as m
+from scaler.worker.agent.task_queue import AgentTaskQueue
+
+
+class SlotState(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    SUSPENDED = "suspended"
+
+
+@dataclass
+class ProcessorSlot:
+    slot: int
+    state: SlotState = SlotState.STARTING
+    task: m.Task | None = None
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class StartProcessor:
+    slot: int
+
+
+@dataclass(frozen=True)
+class RunTask:
+    slot: int
+    task: m.Task
+
+
+@dataclass(frozen=True)
+class Suspend:
+    slot: int
+
+
+@dataclass(frozen=True)
+class Resume:
+    slot: int
+
+
+@dataclass(frozen=True)
+class KillProcessor:
+    slot: int
+
+
+@dataclass(frozen=True)
+class ToScheduler:
+    message: m.TaskResult | m.TaskCancelConfirm | m.TaskStarted
+
+
+@dataclass(frozen=True)
+class Fatal:
+    """The worker cannot work (its processors cannot start): it must exit."""
+
+    text: str
+
+
+Action = StartProcessor | RunTask | Suspend | Resume | KillProcessor | ToScheduler | Fatal
+
+
+class WorkerAgentCore:
+    def __init__(self, task_timeout_seconds: float = 0.0) -> None:
+        self.task_timeout_seconds = task_timeout_seconds
+        self.queue = AgentTaskQueue()
+        self.stack: list[ProcessorSlot] = []  # the last one is active; earlier ones are suspended
+        self.can_run = False  # False until the object storage address is known: tasks cannot be fed before
+        self._next_slot = 0
+        self._out: list[Action] = []
+
+    # --- events ------------------------------------------------------------------------------------------------
+
+    def start(self, slot: int | None = None) -> list[Action]:
+        """The first processor: started by the core, or adopted (``slot``: one the shell already runs)."""
+        if slot is None:
+            self._start_processor()
+        else:
+            self._next_slot = max(self._next_slot, slot + 1)
+            self.stack.append(ProcessorSlot(slot))
+        return self._take()
+
+    def on_task(self, task: m.Task, now: float) -> list[Action]:
+        self.queue.push(task)
+        return self.dispatch(now)
+
+    def on_cancel(self, cancel: m.TaskCancel, now: float) -> list[Action]:
+        if self.queue.remove(cancel.task_id):
+            self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
+            return self._take()
+        slot = next((s for s in self.stack if s.task is not None and s.task.task_id == cancel.task_id), None)
+        if slot is None:
+            self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.NOT_FOUND))
+        elif not cancel.force:
+            self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.NOT_CANCELED))
+        else:
+            slot.task = None  # cancelled: nothing is reported for it but the confirmation
+            self._replace(slot)
+            self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
+        return self._take() + self.dispatch(now)
+
+    def on_ready(self, slot_id: int, error: str, now: float) -> list[Action]:
+        slot = self._slot(slot_id)
+        if slot is None:
+            return []
+        if error:
+            return [Fatal(error)]  # a worker that cannot run its preload must not accept tasks
+        if slot.state is SlotState.STARTING:
+            slot.state = SlotState.IDLE
+        return self.dispatch(now)
+
+    def on_result(self, slot_id: int, result: m.TaskResult, now: float) -> list[Action]:
+        slot = self._slot(slot_id)
+        if slot is None or slot.task is None or slot.task.task_id != result.task_id:
+            return []  # a result for a task this processor no longer holds (cancelled, timed out)
+        self._release(slot)
+        self._report(result)
+        self._resume_displaced()
+        return self._take() + self.dispatch(now)
+
+    def on_processor_died(self, slot_id: int, description: str, now: float) -> list[Action]:
+        slot = self._slot(slot_id)
+        if slot is None:
+            return []
+        self._fail(slot, m.ResultStatus.PROCESSOR_DIED, f"{description} while running the task")
+        self._replace(slot)
+        return self._take() + self.dispatch(now)
+
+    def on_scheduler_restart(self) -> int:
+        """A new scheduler knows none of the queued tasks (their clients send them again): drop them."""
+        return self.queue.clear()
+
+    def tick(self, now: float) -> list[Action]:
+        for slot in list(self.stack):
+            if slot.deadline is not None and now > slot.deadline and slot.task is not None:
+                seconds = self.task_timeout_seconds
+                text = f"task exceeded task_timeout_seconds={seconds:g} and its processor was killed"
+                self._fail(slot, m.ResultStatus.TIMEOUT, text)
+                self._replace(slot)
+        return self._take() + self.dispatch(now)
+
+    def dispatch(self, now: float) -> list[Action]:
+        """Feed the active processor, or start one on top when a queued task outranks the running one."""
+        if self.can_run and self.queue and self.stack:
+            active = self.stack[-1]
+            next_priority = self.queue.peek_priority()
+            if active.state is SlotState.IDLE:
+                task = self.queue.pop()
+                if task is not None:
+                    active.state, active.task = SlotState.BUSY, task
+                    timeout = self.task_timeout_seconds
+                    active.deadline = now + timeout if timeout > 0 else None
+                    self._out.append(RunTask(active.slot, task))
+                    # Leaves in this wake's batch, long before the task can have loaded its function: the scheduler
+                    # then knows a death of this worker is this task's to answer for, and balancing cannot move it.
+                    self._report(m.TaskStarted(task.task_id))
+            elif (
+                active.state is SlotState.BUSY
+                and active.task is not None
+                and next_priority is not None
+                and next_priority > active.task.priority
+            ):
+                # The running task is (most likely) a parent waiting for this child: park it, start a new one.
+                active.state = SlotState.SUSPENDED
+                self._out.append(Suspend(active.slot))
+                self._start_processor()
+        return self._take()
+
+    # --- internals ---------------------------------------------------------------------------------------------
+
+    def _slot(self, slot_id: int) -> ProcessorSlot | None:
+        return next((slot for slot in self.stack if slot.slot == slot_id), None)
+
+    def _start_processor(self) -> None:
+        slot = ProcessorSlot(self._next_slot)
+        self._next_slot += 1
+        self.stack.append(slot)
+        self._out.append(StartProcessor(slot.slot))
+
+    def _release(self, slot: ProcessorSlot) -> m.Task | None:
+        task, slot.task, slot.deadline = slot.task, None, None
+        slot.state = SlotState.IDLE
+        return task
+
+    def _fail(self, slot: ProcessorSlot, status: m.ResultStatus, text: str) -> None:
+        task = self._release(slot)
+        if task is not None:
+            self._report(m.TaskResult(task.task_id, status, m.TaskArg(m.ArgKind.INLINE, text.encode()), None))
+
+    def _resume_displaced(self) -> None:
+        """When a higher-priority processor is done, hand control back to the one it displaced."""
+        if len(self.stack) < 2 or self.stack[-1].state is not SlotState.IDLE:
+            return
+        next_priority = self.queue.peek_priority()
+        suspended = self.stack[-2]
+        if suspended.task is not None and next_priority is not None and next_priority > suspended.task.priority:
+            return  # more nested work queued: keep the extra processor running it
+        retired = self.stack.pop()
+        self._out.append(KillProcessor(retired.slot))
+        self._resume(suspended)
+
+    def _replace(self, slot: ProcessorSlot) -> None:
+        """Kill a processor and put a fresh one in its place (same position in the suspension stack)."""
+        index = self.stack.index(slot)
+        self.stack.remove(slot)
+        self._out.append(KillProcessor(slot.slot))
+        if index < len(self.stack):
+            return  # a suspended processor died: its place simply goes away; the active one keeps running
+        if self.stack and self.stack[-1].state is SlotState.SUSPENDED:
+            self._resume(self.stack[-1])
+            return
+        self._start_processor()
+
+    def _resume(self, slot: ProcessorSlot) -> None:
+        slot.state = SlotState.BUSY if slot.task is not None else SlotState.IDLE
+        self._out.append(Resume(slot.slot))
+
+    def _report(self, message: m.TaskResult | m.TaskCancelConfirm | m.TaskStarted) -> None:
+        self._out.append(ToScheduler(message))
+
+    def _take(self) -> list[Action]:
+        out, self._out = self._out, []
+        return out

@@ -1,0 +1,61 @@
+"""What the client keeps to resynchronise a restarted scheduler: sent batches and live uploads."""
+
+from __future__ import annotations
+
+from scaler.client.resync import HELD_UPLOAD_LIMIT, HeldUploads, SentTasks, encode_batches, objects_used
+from scaler.protocol import codec
+from scaler.protocol import messages as m
+
+
+def task(number: int) -> m.Task:
+    return m.Task(bytes([number]) * 16, b"client", b"fn", b"", (), {}, {}, 0, 0, "f")
+
+
+def test_only_pending_tasks_are_resent_and_finished_batches_are_forgotten() -> None:
+    sent = SentTasks()
+    first, second = [task(1), task(2), task(3)], [task(4)]
+    sent.add(codec.encode(first), [t.task_id for t in first])
+    sent.add(codec.encode(second), [t.task_id for t in second])
+    pending = {task(2).task_id, task(4).task_id}
+    assert sent.pending_tasks(pending) == [task(2), task(4)]
+    sent.sweep({task(2).task_id})
+    assert len(sent) == 1 and sent.covered() == {t.task_id for t in first}
+    sent.sweep(set())
+    assert len(sent) == 0
+
+
+def test_resent_tasks_are_batched() -> None:
+    sent = SentTasks()
+    tasks = [task(i) for i in range(5)]
+    sent.add(codec.encode(tasks), [t.task_id for t in tasks])
+    batches = encode_batches(sent.pending_tasks({t.task_id for t in tasks}), limit=2)
+    assert [len(codec.decode(batch)) for batch in batches] == [2, 2, 1]
+
+
+def test_uploads_are_held_until_deleted() -> None:
+    held = HeldUploads()
+    held.note([codec.encode_one(m.ObjectPut(b"a", 0)), b"enc", b"payload-a"])
+    held.note([codec.encode_one(m.ObjectPut(b"b", 0)), b"enc", b"payload-b"])
+    held.note([codec.encode_one(m.ObjectDelete((b"a",), 0))])
+    assert held.uploads() == [[codec.encode_one(m.ObjectPut(b"b", 0)), b"enc", b"payload-b"]]
+    held.note([codec.encode_one(m.ObjectDeleteOwner(b"owner", 1))])
+    assert held.uploads() == []
+    held.note([b"not a message"])  # ignored, never raises
+    assert len(held) == 0
+
+
+def test_a_held_upload_is_a_copy_and_large_ones_are_not_held() -> None:
+    held = HeldUploads()
+    payload = bytearray(b"x" * 1000)
+    held.note([codec.encode_one(m.ObjectPut(b"small", 0)), b"enc", memoryview(payload)])
+    held.note([codec.encode_one(m.ObjectPut(b"large", 0)), b"enc", bytes(HELD_UPLOAD_LIMIT + 1)])
+    payload[0:1] = b"y"  # the user's object changes (or goes away): the held copy does not
+    assert held.uploads() == [[codec.encode_one(m.ObjectPut(b"small", 0)), b"enc", b"x" * 1000]]
+    assert b"small" in held and b"large" not in held
+
+
+def test_objects_used_names_function_serializer_and_object_arguments() -> None:
+    object_arg = m.TaskArg(m.ArgKind.OBJECT, b"arg-object")
+    inline_arg = m.TaskArg(m.ArgKind.INLINE, b"inline")
+    used = m.Task(b"t" * 16, b"c", b"fn", b"ser", (object_arg, inline_arg), {"k": object_arg}, {}, 0, 0, "f")
+    assert objects_used(used) == [b"fn", b"ser", b"arg-object", b"arg-object"]

@@ -1,0 +1,180 @@
+"""The worker agent's decisions (queue, processors, suspension, timeouts, cancels), with a fake clock and no
+processes: each test feeds events and checks the actions the shell would carry out."""
+
+from __future__ import annotations
+
+from scaler.protocol import messages as m
+from scaler.worker.agent.core import (
+    Action,
+    Fatal,
+    KillProcessor,
+    Resume,
+    RunTask,
+    SlotState,
+    StartProcessor,
+    Suspend,
+    ToScheduler,
+    WorkerAgentCore,
+)
+
+
+def task(number: int, priority: int = 0) -> m.Task:
+    return m.Task(bytes([number]) * 16, b"client", b"fn", b"", (), {}, {}, priority, 0, f"task{number}")
+
+
+def result(number: int) -> m.TaskResult:
+    return m.TaskResult(task(number).task_id, m.ResultStatus.SUCCESS, m.TaskArg(m.ArgKind.INLINE, b"ok"), None)
+
+
+def reported(actions: list[Action]) -> list[object]:
+    return [action.message for action in actions if isinstance(action, ToScheduler)]
+
+
+def ready_core(timeout: float = 0.0) -> WorkerAgentCore:
+    core = WorkerAgentCore(task_timeout_seconds=timeout)
+    assert core.start() == [StartProcessor(0)]
+    core.can_run = True
+    assert core.on_ready(0, "", 0.0) == []
+    return core
+
+
+def test_tasks_wait_for_a_ready_processor_then_run_one_at_a_time_by_priority() -> None:
+    core = WorkerAgentCore()
+    core.start()
+    core.can_run = True
+    assert core.on_task(task(1), 0.0) == []  # the processor is still starting
+    assert core.on_task(task(2, priority=5), 0.0) == []
+    assert core.on_ready(0, "", 0.1) == [RunTask(0, task(2, priority=5))]
+    actions = core.on_result(0, result(2), 0.2)
+    assert reported(actions) == [result(2)]
+    assert RunTask(0, task(1)) in actions
+
+
+def test_nothing_runs_before_the_object_storage_address_is_known() -> None:
+    core = WorkerAgentCore()
+    core.start()
+    core.on_ready(0, "", 0.0)
+    assert core.on_task(task(1), 0.0) == []
+    core.can_run = True
+    assert core.dispatch(0.1) == [RunTask(0, task(1))]
+
+
+def test_a_result_for_a_task_the_processor_no_longer_holds_is_ignored() -> None:
+    core = ready_core()
+    core.on_task(task(1), 0.0)
+    assert core.on_result(0, result(9), 0.1) == []
+    assert core.on_result(7, result(1), 0.1) == []  # an unknown processor
+
+
+def test_a_task_past_its_timeout_fails_and_its_processor_is_replaced() -> None:
+    core = ready_core(timeout=10.0)
+    core.on_task(task(1), 0.0)
+    assert core.tick(10.0) == []  # not past yet
+    actions = core.tick(10.5)
+    [failure] = reported(actions)
+    assert isinstance(failure, m.TaskResult) and failure.status is m.ResultStatus.TIMEOUT
+    assert failure.payload is not None and b"task_timeout_seconds=10" in failure.payload.data
+    assert KillProcessor(0) in actions and StartProcessor(1) in actions
+    assert core.on_result(0, result(1), 11.0) == []  # the killed processor's late result counts for nothing
+
+
+def test_a_dead_processor_fails_its_task_and_a_new_one_takes_the_queue() -> None:
+    core = ready_core()
+    core.on_task(task(1), 0.0)
+    core.on_task(task(2), 0.0)
+    actions = core.on_processor_died(0, "processor (pid 5) was killed by signal SIGKILL", 1.0)
+    [failure] = reported(actions)
+    assert isinstance(failure, m.TaskResult) and failure.status is m.ResultStatus.PROCESSOR_DIED
+    assert actions[-2:] == [KillProcessor(0), StartProcessor(1)]
+    assert core.on_ready(1, "", 2.0) == [RunTask(1, task(2))]
+
+
+def test_an_idle_processor_that_dies_is_replaced_without_a_report() -> None:
+    core = ready_core()
+    assert core.on_processor_died(0, "processor exited with code 1", 1.0) == [KillProcessor(0), StartProcessor(1)]
+
+
+def test_a_higher_priority_task_suspends_the_running_one_and_resumes_it_after() -> None:
+    core = ready_core()
+    core.on_task(task(1, priority=0), 0.0)
+    actions = core.on_task(task(2, priority=1), 0.1)  # a nested task: its parent (task 1) waits for it
+    assert actions == [Suspend(0), StartProcessor(1)]
+    assert [slot.state for slot in core.stack] == [SlotState.SUSPENDED, SlotState.STARTING]
+    assert core.on_ready(1, "", 0.2) == [RunTask(1, task(2, priority=1))]
+    actions = core.on_result(1, result(2), 0.3)
+    assert reported(actions) == [result(2)]
+    assert actions[1:] == [KillProcessor(1), Resume(0)]
+    assert [slot.state for slot in core.stack] == [SlotState.BUSY]
+
+
+def test_more_nested_work_keeps_the_extra_processor() -> None:
+    core = ready_core()
+    core.on_task(task(1, priority=0), 0.0)
+    core.on_task(task(2, priority=1), 0.1)
+    core.on_ready(1, "", 0.2)
+    core.on_task(task(3, priority=1), 0.3)
+    actions = core.on_result(1, result(2), 0.4)
+    assert RunTask(1, task(3, priority=1)) in actions and Resume(0) not in actions
+
+
+def test_a_suspended_processor_that_dies_leaves_the_active_one_running() -> None:
+    core = ready_core()
+    core.on_task(task(1, priority=0), 0.0)
+    core.on_task(task(2, priority=1), 0.1)
+    core.on_ready(1, "", 0.2)
+    actions = core.on_processor_died(0, "processor was killed", 0.3)
+    [failure] = reported(actions)
+    assert isinstance(failure, m.TaskResult) and failure.task_id == task(1).task_id
+    assert KillProcessor(0) in actions and not [a for a in actions if isinstance(a, StartProcessor)]
+    assert [slot.slot for slot in core.stack] == [1]
+
+
+def test_the_active_processor_dying_resumes_the_suspended_one() -> None:
+    core = ready_core()
+    core.on_task(task(1, priority=0), 0.0)
+    core.on_task(task(2, priority=1), 0.1)
+    core.on_ready(1, "", 0.2)
+    actions = core.on_processor_died(1, "processor was killed", 0.3)
+    assert actions[-2:] == [KillProcessor(1), Resume(0)]
+
+
+def test_cancels_queued_running_and_unknown() -> None:
+    core = ready_core()
+    core.on_task(task(1), 0.0)
+    core.on_task(task(2), 0.0)
+    assert reported(core.on_cancel(m.TaskCancel(task(2).task_id, force=False), 0.1)) == [
+        m.TaskCancelConfirm(task(2).task_id, m.CancelOutcome.CANCELED)
+    ]
+    assert reported(core.on_cancel(m.TaskCancel(task(1).task_id, force=False), 0.1)) == [
+        m.TaskCancelConfirm(task(1).task_id, m.CancelOutcome.NOT_CANCELED)
+    ]
+    actions = core.on_cancel(m.TaskCancel(task(1).task_id, force=True), 0.2)
+    assert reported(actions) == [m.TaskCancelConfirm(task(1).task_id, m.CancelOutcome.CANCELED)]
+    assert KillProcessor(0) in actions and StartProcessor(1) in actions
+    assert reported(core.on_cancel(m.TaskCancel(task(7).task_id, force=True), 0.3)) == [
+        m.TaskCancelConfirm(task(7).task_id, m.CancelOutcome.NOT_FOUND)
+    ]
+
+
+def test_a_failing_preload_is_fatal() -> None:
+    core = WorkerAgentCore()
+    core.start()
+    assert core.on_ready(0, "preload failed: boom", 0.0) == [Fatal("preload failed: boom")]
+
+
+def test_a_scheduler_restart_drops_the_queue_but_not_the_running_task() -> None:
+    core = ready_core()
+    core.on_task(task(1), 0.0)
+    core.on_task(task(2), 0.0)
+    core.on_task(task(3), 0.0)
+    assert core.on_scheduler_restart() == 2
+    assert len(core.queue) == 0
+    assert reported(core.on_result(0, result(1), 1.0)) == [result(1)]
+
+
+def test_an_adopted_first_processor_keeps_its_slot() -> None:
+    core = WorkerAgentCore()
+    assert core.start(slot=0) == []
+    core.can_run = True
+    core.on_ready(0, "", 0.0)
+    assert core.on_task(task(1), 0.0) == [RunTask(0, task(1))]
