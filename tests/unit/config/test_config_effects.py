@@ -67,7 +67,7 @@ def test_manager_io_threads_take_effect() -> None:
     try:
         assert runner._context.get(zmq.IO_THREADS) == 2
     finally:
-        runner._scheduler.close(linger=0)
+        runner._scheduler.close(0)
         runner._context.term()
     settings = JobProxySettings.from_config(
         config, manager_id="m", worker_prefix="P", max_concurrent_jobs=1, job_timeout_seconds=0,

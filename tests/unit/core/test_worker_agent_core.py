@@ -38,15 +38,20 @@ def ready_core(timeout: float = 0.0) -> WorkerAgentCore:
     return core
 
 
+def started(slot: int, queued: m.Task) -> list[Action]:
+    """What the core does when a task starts on a processor: run it, and tell the scheduler it started."""
+    return [RunTask(slot, queued), ToScheduler(m.TaskStarted(queued.task_id))]
+
+
 def test_tasks_wait_for_a_ready_processor_then_run_one_at_a_time_by_priority() -> None:
     core = WorkerAgentCore()
     core.start()
     core.can_run = True
     assert core.on_task(task(1), 0.0) == []  # the processor is still starting
     assert core.on_task(task(2, priority=5), 0.0) == []
-    assert core.on_ready(0, "", 0.1) == [RunTask(0, task(2, priority=5))]
+    assert core.on_ready(0, "", 0.1) == started(0, task(2, priority=5))
     actions = core.on_result(0, result(2), 0.2)
-    assert reported(actions) == [result(2)]
+    assert reported(actions) == [result(2), m.TaskStarted(task(1).task_id)]
     assert RunTask(0, task(1)) in actions
 
 
@@ -56,7 +61,7 @@ def test_nothing_runs_before_the_object_storage_address_is_known() -> None:
     core.on_ready(0, "", 0.0)
     assert core.on_task(task(1), 0.0) == []
     core.can_run = True
-    assert core.dispatch(0.1) == [RunTask(0, task(1))]
+    assert core.dispatch(0.1) == started(0, task(1))
 
 
 def test_a_result_for_a_task_the_processor_no_longer_holds_is_ignored() -> None:
@@ -86,7 +91,7 @@ def test_a_dead_processor_fails_its_task_and_a_new_one_takes_the_queue() -> None
     [failure] = reported(actions)
     assert isinstance(failure, m.TaskResult) and failure.status is m.ResultStatus.PROCESSOR_DIED
     assert actions[-2:] == [KillProcessor(0), StartProcessor(1)]
-    assert core.on_ready(1, "", 2.0) == [RunTask(1, task(2))]
+    assert core.on_ready(1, "", 2.0) == started(1, task(2))
 
 
 def test_an_idle_processor_that_dies_is_replaced_without_a_report() -> None:
@@ -100,7 +105,7 @@ def test_a_higher_priority_task_suspends_the_running_one_and_resumes_it_after() 
     actions = core.on_task(task(2, priority=1), 0.1)  # a nested task: its parent (task 1) waits for it
     assert actions == [Suspend(0), StartProcessor(1)]
     assert [slot.state for slot in core.stack] == [SlotState.SUSPENDED, SlotState.STARTING]
-    assert core.on_ready(1, "", 0.2) == [RunTask(1, task(2, priority=1))]
+    assert core.on_ready(1, "", 0.2) == started(1, task(2, priority=1))
     actions = core.on_result(1, result(2), 0.3)
     assert reported(actions) == [result(2)]
     assert actions[1:] == [KillProcessor(1), Resume(0)]
@@ -177,4 +182,4 @@ def test_an_adopted_first_processor_keeps_its_slot() -> None:
     assert core.start(slot=0) == []
     core.can_run = True
     core.on_ready(0, "", 0.0)
-    assert core.on_task(task(1), 0.0) == [RunTask(0, task(1))]
+    assert core.on_task(task(1), 0.0) == started(0, task(1))
