@@ -80,3 +80,39 @@ def test_scheduler_killed_mid_map_and_restarted_every_task_ends_once_and_right(d
         if workers is not None:
             workers.terminate()
             workers.wait(30)
+
+
+def slow_inc(x: int) -> int:
+    time.sleep(0.005)
+    return x + 1
+
+
+def test_a_graph_running_when_the_scheduler_restarts_is_sent_again_and_completes() -> None:
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    scheduler = start_scheduler(address)
+    workers = None
+    try:
+        wait_for_port(port)
+        workers = subprocess.Popen(
+            [str(BIN / "scaler_worker_manager"), "baremetal_native", address, "--mode", "fixed", "-n", "2",
+             "--death-timeout-seconds", "120", "--heartbeat-interval-seconds", "0.5", "--logging-level", "WARNING"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        with Client(address=address, timeout_seconds=120) as client:
+            nodes = 300
+            graph: dict[str, object] = {f"x{i}": (slow_inc, i) for i in range(nodes)}
+            graph.update({f"y{i}": (slow_inc, f"x{i}") for i in range(nodes)})
+            keys = [f"y{i}" for i in range(nodes)]
+            futures = client.get(graph, keys, block=False)
+            wait_until(lambda: sum(futures[key].done() for key in keys) >= nodes // 10, timeout=120, interval=0.01)
+            assert sum(futures[key].done() for key in keys) < nodes
+            scheduler.kill()
+            scheduler.wait()
+            scheduler = start_scheduler(address)
+            assert [futures[key].result(timeout=240) for key in keys] == [i + 2 for i in range(nodes)]
+    finally:
+        stop(scheduler)
+        if workers is not None:
+            workers.terminate()
+            workers.wait(30)

@@ -28,7 +28,7 @@ import zmq
 from scaler import errors
 from scaler.client.flow_control import SubmitCredits
 from scaler.client.future import ScalerFuture
-from scaler.client.resync import HeldUploads, SentTasks, encode_batches, objects_used
+from scaler.client.resync import HeldUploads, SentTasks, encode_batches, objects_used, outcome_ids
 from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.scheduler_link import SchedulerLink
@@ -306,22 +306,23 @@ class ClientAgent(threading.Thread):
         the uploads its object storage lost, send the unfinished tasks again, and fail what cannot be resent."""
         pending = self.futures.copy()  # user threads add futures meanwhile: work on a snapshot
         covered = self.sent_tasks.covered()
-        lost = [task_id for task_id in pending if task_id not in covered]  # graph nodes: the graph is gone
+        lost = [task_id for task_id in pending if task_id not in covered]  # sent some other way: not kept
         for task_id in lost:
             text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
             self._fail(task_id, errors.SchedulerUnavailableError(text))
-        resendable: list[m.Task] = []
+        resendable: list[m.Task | m.GraphTask] = []
         for task in self.sent_tasks.pending_tasks(pending):
             missing = [object_id for object_id in objects_used(task) if object_id not in self.held_uploads]
-            if missing:
-                text = (
-                    f"the scheduler at {self.scheduler_address} restarted and its object storage lost object "
-                    f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
-                )
-                self._fail(task.task_id, errors.ObjectStorageError(text))
-                lost.append(task.task_id)
-            else:
+            if not missing:
                 resendable.append(task)
+                continue
+            text = (
+                f"the scheduler at {self.scheduler_address} restarted and its object storage lost object "
+                f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
+            )
+            for task_id in outcome_ids(task):
+                self._fail(task_id, errors.ObjectStorageError(text))
+                lost.append(task_id)
         uploads = self.held_uploads.uploads()
         if uploads and self._storage is not None:
             for frames in uploads:
@@ -337,7 +338,7 @@ class ClientAgent(threading.Thread):
             len(uploads), len(resendable), len(lost),
         )  # fmt: skip
 
-    def _send_again(self, tasks: list[m.Task]) -> None:
+    def _send_again(self, tasks: list[m.Task | m.GraphTask]) -> None:
         with self._tx_lock:
             for payload in encode_batches(tasks):
                 if self._stopped or not self._tx_scheduler.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):

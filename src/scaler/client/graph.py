@@ -70,7 +70,7 @@ def submit_graph(
     encode_argument: Callable[[Any], m.TaskArg],
     function_id: Callable[[Any], bytes],
     register: Callable[[bytes, ScalerFuture], None],
-    send: Callable[[bytes], None],
+    send: Callable[[bytes, list[bytes]], None],
     delete_objects: Callable[[list[bytes]], None],
     tasks_done: Callable[[list[m.Task]], None],
     make_future: Callable[[bytes], ScalerFuture],
@@ -135,7 +135,8 @@ def submit_graph(
         results[key] = future
     if nodes:
         _delete_when_done(futures, [n.task for n in nodes], delete_objects, tasks_done)
-        send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))))
+        # With its targets: the client keeps the graph to send again should the scheduler restart meanwhile.
+        send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))), targets)
     return results
 
 

@@ -44,16 +44,19 @@ class SentTasks:
         with self._lock:
             self._batches = [batch for batch in self._batches if any(tid in pending for tid in batch[1])]
 
-    def pending_tasks(self, pending: Container[bytes]) -> list[m.Task]:
-        """The tasks among ``pending`` that were sent in a kept batch, oldest first."""
+    def pending_tasks(self, pending: Container[bytes]) -> list[m.Task | m.GraphTask]:
+        """The tasks among ``pending`` that were sent in a kept batch, oldest first; a graph whole, if any of its
+        targets is pending (its intermediate results died with the old scheduler's object storage)."""
         with self._lock:
             batches = list(self._batches)
-        tasks: list[m.Task] = []
+        tasks: list[m.Task | m.GraphTask] = []
         for payload, task_ids in batches:
             if not any(tid in pending for tid in task_ids):
                 continue
             for message in codec.decode(payload):
                 if isinstance(message, m.Task) and message.task_id in pending:
+                    tasks.append(message)
+                elif isinstance(message, m.GraphTask) and any(target in pending for target in message.targets):
                     tasks.append(message)
         return tasks
 
@@ -99,12 +102,24 @@ class HeldUploads:
         return [[codec.encode_one(m.ObjectPut(object_id, 0)), *frames] for object_id, frames in held]
 
 
-def objects_used(task: m.Task) -> list[bytes]:
-    """The object ids a task reads: its function, its serializer, and its arguments held in object storage."""
-    ids = [task.function_id, *([task.serializer_id] if task.serializer_id else [])]
-    ids.extend(arg.data for arg in (*task.args, *task.kwargs.values()) if arg.kind is m.ArgKind.OBJECT)
-    return ids
+def objects_used(message: m.Task | m.GraphTask) -> list[bytes]:
+    """The uploads a task (or a graph) reads: functions, serializer, arguments held in object storage (a graph's
+    own intermediate results are not uploads: the graph makes them again)."""
+    tasks = [node.task for node in message.nodes] if isinstance(message, m.GraphTask) else [message]
+    made_here = {task.result_object_id for task in tasks if task.result_object_id}
+    ids: list[bytes] = []
+    for task in tasks:
+        ids.append(task.function_id)
+        if task.serializer_id:
+            ids.append(task.serializer_id)
+        ids.extend(a.data for a in (*task.args, *task.kwargs.values()) if a.kind is m.ArgKind.OBJECT)
+    return [object_id for object_id in ids if object_id not in made_here]
 
 
-def encode_batches(tasks: list[m.Task], limit: int = 1000) -> list[bytes]:
+def outcome_ids(message: m.Task | m.GraphTask) -> tuple[bytes, ...]:
+    """The task ids whose outcome the client waits for: the task's own, or the graph's targets."""
+    return message.targets if isinstance(message, m.GraphTask) else (message.task_id,)
+
+
+def encode_batches(tasks: list[m.Task | m.GraphTask], limit: int = 1000) -> list[bytes]:
     return [codec.encode(tasks[start : start + limit]) for start in range(0, len(tasks), limit)]

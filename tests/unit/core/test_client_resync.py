@@ -59,3 +59,15 @@ def test_objects_used_names_function_serializer_and_object_arguments() -> None:
     inline_arg = m.TaskArg(m.ArgKind.INLINE, b"inline")
     used = m.Task(b"t" * 16, b"c", b"fn", b"ser", (object_arg, inline_arg), {"k": object_arg}, {}, 0, 0, "f")
     assert objects_used(used) == [b"fn", b"ser", b"arg-object", b"arg-object"]
+
+
+def test_a_graph_is_resent_whole_while_a_target_is_pending_and_needs_no_upload_of_its_own_results() -> None:
+    x = m.Task(b"x" * 16, b"c", b"fn", b"", (), {}, {}, 0, 0, "f", result_object_id=b"x-result")
+    y_arg = m.TaskArg(m.ArgKind.OBJECT, b"x-result")
+    y = m.Task(b"y" * 16, b"c", b"fn", b"", (y_arg,), {}, {}, 0, 0, "f", result_object_id=b"y-result")
+    graph = m.GraphTask(b"g" * 16, (m.GraphNode(x, ()), m.GraphNode(y, (x.task_id,))), (y.task_id,))
+    sent = SentTasks()
+    sent.add(codec.encode_one(graph), [y.task_id])
+    assert sent.pending_tasks({y.task_id}) == [graph]
+    assert sent.pending_tasks({x.task_id}) == []
+    assert objects_used(graph) == [b"fn", b"fn"]

@@ -167,14 +167,20 @@ def test_a_failing_preload_is_fatal() -> None:
     assert core.on_ready(0, "preload failed: boom", 0.0) == [Fatal("preload failed: boom")]
 
 
-def test_a_scheduler_restart_drops_the_queue_but_not_the_running_task() -> None:
+def test_a_scheduler_restart_drops_every_task_running_ones_too() -> None:
     core = ready_core()
     core.on_task(task(1), 0.0)
     core.on_task(task(2), 0.0)
     core.on_task(task(3), 0.0)
-    assert core.on_scheduler_restart() == 2
-    assert len(core.queue) == 0
-    assert reported(core.on_result(0, result(1), 1.0)) == [result(1)]
+    dropped, actions = core.on_scheduler_restart()
+    assert dropped == 3 and len(core.queue) == 0
+    assert actions == [KillProcessor(0), StartProcessor(1)]
+    assert core.on_result(0, result(1), 1.0) == []  # the killed processor's last word counts for nothing
+
+
+def test_a_scheduler_restart_leaves_an_idle_worker_alone() -> None:
+    core = ready_core()
+    assert core.on_scheduler_restart() == (0, [])
 
 
 def test_an_adopted_first_processor_keeps_its_slot() -> None:

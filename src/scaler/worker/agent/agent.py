@@ -9,8 +9,8 @@ It never runs user code, so it survives whatever a task does:
 - a queued task with a higher priority than the running one (a nested task, whose parent is waiting for it)
   gets a new processor while the current one is suspended, so recursion on one worker cannot deadlock;
 - if the scheduler is silent for ``death_timeout_seconds``, the agent exits (code 1);
-- if the scheduler restarted (a new instance echoes), the queued tasks are dropped: the new scheduler does
-  not know them, and their clients send them again.
+- if the scheduler restarted (a new instance echoes), its tasks are dropped, running ones too: the new
+  scheduler does not know them, and their clients send them again.
 
 Those decisions are ``WorkerAgentCore``'s (core.py, no I/O); this module is the shell that owns the
 processes, the pipes and the scheduler connection, and carries the core's actions out.
@@ -150,9 +150,9 @@ class WorkerAgent:
             self.exit_code = 1
             self.loop.stop()
         elif isinstance(event, Restarted):
-            # A running task finishes, and its result is ignored unless the new scheduler gives it here again.
-            dropped = self.core.on_scheduler_restart()
-            logger.warning("worker %s: scheduler restarted; dropped %d queued task(s)", short(self.worker_id), dropped)
+            dropped, actions = self.core.on_scheduler_restart()
+            logger.warning("worker %s: scheduler restarted; dropped its %d task(s)", short(self.worker_id), dropped)
+            self._act(actions)
 
     def _heartbeat_message(self) -> m.WorkerHeartbeat:
         self._heartbeat_sent = time.monotonic()

@@ -10,7 +10,8 @@ each event means; the shell (agent.py) owns the real subprocesses and carries ou
 - a result arrives: report it; the processor is idle again, and once nothing outranks the one it displaced,
   the extra processor is retired and the suspended one resumed;
 - a task runs past its timeout, or is cancelled by force: its processor is killed and replaced;
-- a processor dies: its task (if any) fails with PROCESSOR_DIED, and it is replaced in the same place.
+- a processor dies: its task (if any) fails with PROCESSOR_DIED, and it is replaced in the same place;
+- the scheduler restarted: every task here is an orphan (its client sends it again): all are dropped.
 
 Processors are named by small integers the core hands out (``StartProcessor.slot``).
 """
@@ -146,9 +147,20 @@ class WorkerAgentCore:
         self._replace(slot)
         return self._take() + self.dispatch(now)
 
-    def on_scheduler_restart(self) -> int:
-        """A new scheduler knows none of the queued tasks (their clients send them again): drop them."""
-        return self.queue.clear()
+    def on_scheduler_restart(self) -> tuple[int, list[Action]]:
+        """A new scheduler knows none of this worker's tasks, and their clients send them again: drop the queue and
+        stop the running ones (how many, and the actions). A running task must not be left to finish: it may be
+        waiting on an object that died with the old scheduler's storage, and the new graph node that would make
+        it again can be queued behind it, here."""
+        dropped = self.queue.clear()
+        if all(slot.task is None for slot in self.stack):
+            return dropped, []
+        for slot in self.stack:
+            dropped += slot.task is not None
+            self._out.append(KillProcessor(slot.slot))
+        self.stack.clear()
+        self._start_processor()
+        return dropped, self._take()
 
     def tick(self, now: float) -> list[Action]:
         for slot in list(self.stack):

@@ -155,11 +155,10 @@ class JobProxyWorker:
             self.exit_code = 1
             self.loop.stop()
         elif isinstance(event, Restarted):
-            # The new scheduler knows none of the queued tasks; their clients send them again.
-            dropped = self._queue.clear()
-            logger.warning(
-                "job proxy %s: scheduler restarted; dropped %d queued task(s)", short(self.worker_id), dropped
-            )
+            # The new scheduler knows none of these tasks; their clients send them again (as on a worker agent).
+            dropped = self._queue.clear() + len(self._running)
+            self._cancel_running_jobs()
+            logger.warning("job proxy %s: scheduler restarted; dropped its %d task(s)", short(self.worker_id), dropped)
 
     def _cancel_running_jobs(self) -> None:
         for key in list(self._running):
