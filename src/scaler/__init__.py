@@ -23,9 +23,11 @@ if TYPE_CHECKING:
     from scaler.client.future import ScalerFuture
     from scaler.client.object_reference import ObjectReference
     from scaler.cluster.combo import SchedulerClusterCombo
+    from scaler.errors import AuthenticationError
     from scaler.serialization import Serializer
 
 _EXPORTS = {
+    "AuthenticationError": "scaler.errors",
     "Client": "scaler.client.client",
     "ScalerFuture": "scaler.client.future",
     "ObjectReference": "scaler.client.object_reference",
@@ -33,7 +35,9 @@ _EXPORTS = {
     "Serializer": "scaler.serialization",
 }
 
-__all__ = ["Client", "ObjectReference", "ScalerFuture", "SchedulerClusterCombo", "Serializer", "__version__"]
+__all__ = [
+    "AuthenticationError",
+    "Client", "ObjectReference", "ScalerFuture", "SchedulerClusterCombo", "Serializer", "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -15,6 +15,7 @@
     │   │   └── ClientDroppedError       the scheduler had dropped this client (silent too long)
     │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
     │   ├── ProtocolMismatchError        the scheduler speaks another protocol version
+    │   ├── AuthenticationError          the scheduler refused this client's credentials (or their absence)
     │   └── MissingObjectError           an ObjectReference this client no longer knows
     └── ObjectStorageError               the object storage server lost or refused an object
 
@@ -84,6 +85,10 @@ class ClientDroppedError(SchedulerUnavailableError):
 
 
 class ProtocolMismatchError(ClientError):
+    pass
+
+
+class AuthenticationError(ClientError, PermissionError):
     pass
 
 

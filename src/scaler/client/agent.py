@@ -28,7 +28,7 @@ from scaler.client.future import ScalerFuture
 from scaler.io.loop import EventLoop
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
-from scaler.io.sockets import connect_dealer
+from scaler.io.sockets import FROM_ENVIRONMENT, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import Serializer, load_exception
@@ -56,8 +56,10 @@ class ClientAgent(threading.Thread):
         heartbeat_interval: float,
         timeout_seconds: float,
         object_storage_address: str | None,
+        credentials: Any = FROM_ENVIRONMENT,
     ) -> None:
         super().__init__(name="scaler-client-agent", daemon=True)
+        self._credentials = credentials
         self.client_id = client_id
         self.scheduler_address = scheduler_address
         self.object_storage_address = object_storage_address
@@ -77,7 +79,9 @@ class ClientAgent(threading.Thread):
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
         self._tx_lock = threading.Lock()
-        self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
+        self._tx_scheduler = connect_dealer(
+            self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX, credentials
+        )
         self._tx_storage: zmq.Socket[Any] | None = None
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
@@ -93,6 +97,7 @@ class ClientAgent(threading.Thread):
             heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0),
             on_message=self._on_message,
             on_event=self._on_link_event,
+            credentials=credentials,
         )
 
     # --- called from user threads ------------------------------------------------------------------------------
@@ -111,7 +116,9 @@ class ClientAgent(threading.Thread):
             if self._tx_storage is None:
                 assert self.object_storage_address is not None, "upload before the client is connected"
                 identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
-                self._tx_storage = connect_dealer(self._context, self.object_storage_address, identity)
+                self._tx_storage = connect_dealer(
+                    self._context, self.object_storage_address, identity, self._credentials
+                )
             self._tx_storage.send_multipart(frames, copy=False)
 
     def request_from_storage(self, frames: list[Any]) -> None:
@@ -156,7 +163,7 @@ class ClientAgent(threading.Thread):
 
     def _connect_storage(self, address: str) -> None:
         self.object_storage_address = address
-        self._storage = connect_dealer(self._context, address, self.client_id + b"|storage")
+        self._storage = connect_dealer(self._context, address, self.client_id + b"|storage", self._credentials)
         self.loop.add_reader(self._storage, self._on_storage)
         for frames in self._pending_storage:
             self._storage.send_multipart(frames, copy=False)
@@ -182,6 +189,8 @@ class ClientAgent(threading.Thread):
         if isinstance(event, Closed):
             if event.reason is CloseReason.REFUSED:
                 self.failure = errors.ProtocolMismatchError(event.text)
+            elif event.reason is CloseReason.UNAUTHORIZED:
+                self.failure = errors.AuthenticationError(event.text)
             else:
                 self.failure = errors.SchedulerUnavailableError(event.text)
             self.loop.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from scaler.ids import TaskIdFactory, new_client_id, owner_prefix
 from scaler.io.address import Address
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.credentials import PeerCredentials
+from scaler.security.local import client_credentials
 from scaler.serialization import DEFAULT_SERIALIZER, Serializer
 from scaler.worker.context import current_task_context
 
@@ -45,7 +48,10 @@ class Client:
         serializer: Serializer = DEFAULT_SERIALIZER,
         stream_output: bool = False,
         object_storage_address: str | None = None,
+        credentials: str | os.PathLike[str] | PeerCredentials | None = None,
     ) -> None:
+        """``credentials``: this client's credentials file (from ``scaler_keys add --role client``); by default
+        the file named by ``SCALER_CREDENTIALS``, or none."""
         context = current_task_context()
         if address is None:
             if context is None:
@@ -64,7 +70,13 @@ class Client:
         self._identity = new_client_id()
         self._new_task_id = TaskIdFactory()
         self._agent = ClientAgent(
-            self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
+            self._identity,
+            address,
+            serializer,
+            heartbeat_interval_seconds,
+            timeout_seconds,
+            object_storage_address,
+            client_credentials(credentials, address),
         )
         self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload, self._release_objects)
         collect = self._encoder.arguments.collect

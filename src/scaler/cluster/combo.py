@@ -18,6 +18,9 @@ from scaler.io.address import Address, free_tcp_port
 from scaler.io.lifetime import child_environment
 from scaler.scheduler.core import SchedulerSettings
 from scaler.scheduler.server import SchedulerOptions, stop_process
+from scaler.security import local as local_credentials
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
+from scaler.security.ephemeral import ClusterKeys, cluster_keys
 from scaler.worker.agent.options import WorkerOptions
 
 logger = logging.getLogger("scaler.cluster")
@@ -52,7 +55,12 @@ class SchedulerClusterCombo:
         logging_level: str = "WARNING",
         logging_paths: tuple[str, ...] = ("/dev/stdout",),
         logging_config_file: str | None = None,
+        credentials: str | os.PathLike[str] | ServerCredentials | None = None,
+        secure: bool = True,
     ) -> None:
+        """``credentials``: a scheduler's credentials file (``scaler_keys init``) whose authorized peers may connect
+        too; by default fresh keys that only this process holds. ``secure=False`` turns authentication and
+        encryption off (anyone who can reach the ports may then run code on the workers)."""
         if address is None:
             address = f"tcp://127.0.0.1:{free_tcp_port()}"
         scheduler = Address.parse(address)
@@ -65,8 +73,13 @@ class SchedulerClusterCombo:
             )
         self._object_storage_address = object_storage_address
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._keys = _cluster_keys(credentials) if secure else None
+        server_environment = self._keys.environment_for_server() if self._keys else {}
+        worker_environment = self._keys.environment_for_workers() if self._keys else {}
+        if self._keys is not None:  # Client(address) in this process connects as the cluster's owner
+            local_credentials.register(self._address, self._keys.owner)
         python = sys.executable
-        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level])
+        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level], server_environment)
         settings = SchedulerSettings(
             object_storage_address=object_storage_address,
             client_timeout_seconds=client_timeout_seconds,
@@ -85,7 +98,10 @@ class SchedulerClusterCombo:
             policy_engine_type=policy_engine_type,
             policy_content=policy_content,
         )
-        self._start([python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level])
+        self._start(
+            [python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level],
+            server_environment,
+        )
         options = WorkerOptions(
             scheduler_address=self._address,
             object_storage_address=object_storage_address,
@@ -103,14 +119,23 @@ class SchedulerClusterCombo:
             logging_level=logging_level,
         )
         for _ in range(n_workers):
-            self._start([python, "-m", "scaler.worker.agent", options.to_json()])
+            self._start([python, "-m", "scaler.worker.agent", options.to_json()], worker_environment)
         # Accepted for interface compatibility (libraries such as parfun pass them): the combo's processes log
         # at ``logging_level`` to their standard streams.
         del logging_paths, logging_config_file
 
-    def _start(self, command: list[str]) -> None:
+    def _start(self, command: list[str], environment: dict[str, str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).
-        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment()))
+        env = {**child_environment(), **environment}
+        if not environment:
+            env.pop(ENVIRONMENT_VARIABLE, None)
+        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env))
+
+    @property
+    def owner_credentials(self) -> PeerCredentials | None:
+        """The credentials this process's clients use (None when ``secure=False``): pass them to a client in
+        another process of yours, e.g. ``Client(address, credentials=combo.owner_credentials)``."""
+        return self._keys.owner if self._keys else None
 
     def get_address(self) -> str:
         return self._address
@@ -126,6 +151,7 @@ class SchedulerClusterCombo:
     def shutdown(self) -> None:
         """Stop the workers, then the scheduler, then object storage."""
         processes, self._processes = self._processes, []
+        local_credentials.unregister(self._address)
         started = time.monotonic()
         for process in reversed(processes):
             if process.poll() is None:
@@ -144,3 +170,10 @@ class SchedulerClusterCombo:
             self.shutdown()
         except Exception:
             pass
+
+
+def _cluster_keys(credentials: str | os.PathLike[str] | ServerCredentials | None) -> ClusterKeys:
+    loaded = resolve(credentials)
+    if loaded is not None and not isinstance(loaded, ServerCredentials):
+        raise ValueError("SchedulerClusterCombo(credentials=...) takes a scheduler's credentials (scaler_keys init)")
+    return cluster_keys(loaded)

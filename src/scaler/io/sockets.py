@@ -1,14 +1,24 @@
-"""ZeroMQ socket construction with the options every Scaler socket wants."""
+"""ZeroMQ socket construction with the options every Scaler socket wants, CURVE security included.
+
+Security lives here and nowhere else in the transport: a server socket given ``ServerCredentials`` becomes a
+CURVE server whose peers a ZAP handler (one per context, see ``scaler.security.keyring``) checks against the
+authorized keys; a connecting socket uses the credentials it is given or, when given none, those named by
+``SCALER_CREDENTIALS`` (a file path or the TOML text: how a process hands its credentials to its children).
+With no credentials anywhere, sockets are plain, as before.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import os
+from typing import Any, Final
 
 import zmq
 
 from scaler.io.address import Address
 from scaler.protocol import codec
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, load_credentials
+from scaler.security.keyring import DOMAIN, MONITOR_DOMAIN, KeyRing, start_authenticator
 
 logger = logging.getLogger("scaler.io")
 
@@ -27,10 +37,91 @@ def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
         socket.setsockopt(zmq.IDENTITY, identity)
 
 
-def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int = -1) -> zmq.Socket[Any]:
+class _FromEnvironment:
+    """The default of ``credentials`` parameters: whatever ``SCALER_CREDENTIALS`` names (maybe nothing)."""
+
+
+FROM_ENVIRONMENT: Final = _FromEnvironment()
+_environment_cache: dict[str, PeerCredentials] = {}
+_keyrings: dict[int, tuple[KeyRing, Any]] = {}  # id(context) -> its key ring and ZAP authenticator
+
+
+def environment_credentials() -> PeerCredentials | None:
+    """The connecting credentials named by ``SCALER_CREDENTIALS`` (a scheduler's file acts as its own key)."""
+    source = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not source:
+        return None
+    cached = _environment_cache.get(source)
+    if cached is None:
+        loaded = load_credentials(source)
+        cached = loaded.as_peer() if isinstance(loaded, ServerCredentials) else loaded
+        _environment_cache[source] = cached
+    return cached
+
+
+def environment_server_credentials() -> ServerCredentials | None:
+    source = os.environ.get(ENVIRONMENT_VARIABLE)
+    loaded = load_credentials(source) if source else None
+    return loaded if isinstance(loaded, ServerCredentials) else None
+
+
+def _peer(credentials: PeerCredentials | _FromEnvironment | None) -> PeerCredentials | None:
+    return environment_credentials() if isinstance(credentials, _FromEnvironment) else credentials
+
+
+def secured(credentials: PeerCredentials | _FromEnvironment | None) -> bool:
+    """Whether a connecting socket made with these ``credentials`` uses CURVE."""
+    return _peer(credentials) is not None
+
+
+def secure_client(socket: zmq.Socket[Any], credentials: PeerCredentials | _FromEnvironment | None) -> None:
+    """Make ``socket`` (DEALER or SUB, before connect) a CURVE client when there are credentials."""
+    peer = _peer(credentials)
+    if peer is not None:
+        socket.curve_publickey = peer.public_key.encode("ascii")
+        socket.curve_secretkey = peer.secret_key.encode("ascii")
+        socket.curve_serverkey = peer.server_public_key.encode("ascii")
+
+
+def secure_server(
+    socket: zmq.Socket[Any], context: zmq.Context[Any], credentials: ServerCredentials, domain: str = DOMAIN
+) -> KeyRing:
+    """Make ``socket`` (before bind) a CURVE server whose peers the context's ZAP handler checks."""
+    keyring = keyring_of(context, credentials)
+    socket.curve_server = True
+    socket.curve_publickey = credentials.public_key.encode("ascii")
+    socket.curve_secretkey = credentials.secret_key.encode("ascii")
+    socket.zap_domain = domain.encode("ascii")
+    return keyring
+
+
+def keyring_of(context: zmq.Context[Any], credentials: ServerCredentials) -> KeyRing:
+    """The context's key ring, with its ZAP handler started on first use."""
+    entry = _keyrings.get(id(context))
+    if entry is None:
+        keyring = KeyRing(credentials)
+        entry = _keyrings[id(context)] = (keyring, start_authenticator(context, keyring))
+    return entry[0]
+
+
+def stop_authentication(context: zmq.Context[Any]) -> None:
+    """Stop the context's ZAP handler, if any: required before ``context.term()``, which waits for its socket."""
+    entry = _keyrings.pop(id(context), None)
+    if entry is not None:
+        entry[1].stop()
+
+
+def bind_router(
+    context: zmq.Context[Any],
+    address: str,
+    max_message_bytes: int = -1,
+    credentials: ServerCredentials | None = None,
+) -> zmq.Socket[Any]:
     Address.parse(address)
     socket: zmq.Socket[Any] = context.socket(zmq.ROUTER)
     _configure(socket, None)
+    if credentials is not None:
+        secure_server(socket, context, credentials)
     # A peer that sends an unroutable reply target must not make send() raise: drop it instead.
     socket.setsockopt(zmq.ROUTER_MANDATORY, 0)
     if max_message_bytes > 0:
@@ -43,17 +134,40 @@ def bind_router(context: zmq.Context[Any], address: str, max_message_bytes: int 
     return socket
 
 
-def connect_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
-    socket = new_dealer(context, address, identity)
+def bind_publisher(
+    context: zmq.Context[Any], address: str, credentials: ServerCredentials | None = None
+) -> zmq.Socket[Any]:
+    """The monitor stream's PUB socket; secured, only admins may subscribe."""
+    socket: zmq.Socket[Any] = context.socket(zmq.PUB)
+    socket.setsockopt(zmq.LINGER, 0)
+    if credentials is not None:
+        secure_server(socket, context, credentials, MONITOR_DOMAIN)
+    socket.bind(address)
+    return socket
+
+
+def connect_dealer(
+    context: zmq.Context[Any],
+    address: str,
+    identity: bytes,
+    credentials: PeerCredentials | _FromEnvironment | None = FROM_ENVIRONMENT,
+) -> zmq.Socket[Any]:
+    socket = new_dealer(context, address, identity, credentials)
     socket.connect(address)
     return socket
 
 
-def new_dealer(context: zmq.Context[Any], address: str, identity: bytes) -> zmq.Socket[Any]:
+def new_dealer(
+    context: zmq.Context[Any],
+    address: str,
+    identity: bytes,
+    credentials: PeerCredentials | _FromEnvironment | None = FROM_ENVIRONMENT,
+) -> zmq.Socket[Any]:
     """A configured DEALER for ``address``, not yet connected (so that a monitor can see its first connect)."""
     Address.parse(address)
     socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
     _configure(socket, identity)
+    secure_client(socket, credentials)
     return socket
 
 

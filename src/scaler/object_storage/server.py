@@ -16,10 +16,12 @@ import zmq
 
 from scaler.ids import short
 from scaler.io.loop import EventLoop
-from scaler.io.sockets import bind_router
+from scaler.io.sockets import bind_router, environment_server_credentials, keyring_of
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.credentials import ServerCredentials
+from scaler.security.roles import StorageGuard
 
 logger = logging.getLogger("scaler.object_storage")
 
@@ -27,10 +29,13 @@ _DRAIN_LIMIT = 1000
 
 
 class ObjectStorageServer:
-    def __init__(self, address: str, context: zmq.Context[Any] | None = None) -> None:
+    def __init__(
+        self, address: str, context: zmq.Context[Any] | None = None, credentials: ServerCredentials | None = None
+    ) -> None:
         self.address = address
         self._context = context or zmq.Context.instance()
-        self._socket = bind_router(self._context, address)
+        self._socket = bind_router(self._context, address, credentials=credentials)
+        self._guard = StorageGuard(keyring_of(self._context, credentials)) if credentials else None
         self._store = ObjectStore()
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
@@ -64,7 +69,19 @@ class ObjectStorageServer:
         if len(requests) != 1:
             logger.warning("dropping request from %s: expected one header, got %d", short(peer), len(requests))
             return
+        if self._guard is not None:
+            refusal = self._guard.check(str(frames[1].get("User-Id")), requests[0])
+            if refusal is not None:
+                self._refuse(peer, requests[0])
+                return
         self._dispatch(peer, requests[0], frames[2:])
+
+    def _refuse(self, peer: bytes, request: Any) -> None:
+        """Answer a refused request as if there were nothing to give: the peer learns nothing, and waits for nothing."""
+        if isinstance(request, m.ObjectGet):
+            self._reply(peer, m.ObjectData(request.object_id, request.request_id, False))
+        elif getattr(request, "request_id", 0):
+            self._reply(peer, m.ObjectAck(request.request_id, 0))
 
     def _dispatch(self, peer: bytes, request: Any, payload: list[zmq.Frame]) -> None:
         if isinstance(request, m.ObjectPut):
@@ -103,13 +120,20 @@ class ObjectStorageServer:
         self._socket.send_multipart([peer, codec.encode_one(message)])
 
 
-def serve(address: str) -> None:
-    """Run an object storage server in this process until SIGINT/SIGTERM."""
-    server = ObjectStorageServer(address)
+def serve(address: str, credentials: ServerCredentials | None = None) -> None:
+    """Run an object storage server in this process until SIGINT/SIGTERM (secured with ``credentials``, or with
+    the scheduler's credentials named by ``SCALER_CREDENTIALS``)."""
+    server = ObjectStorageServer(address, credentials=credentials or environment_server_credentials())
     server.loop.stop_on_signals()
     server.run()
 
 
 def run_object_storage_server(config: Any) -> None:
     """Entry point of ``scaler_object_storage_server`` (``config``: ``scaler.config.ObjectStorageServerConfig``)."""
-    serve(str(config.object_storage_address))
+    from scaler.security.credentials import load_credentials
+
+    source = getattr(config, "credentials", None)
+    credentials = load_credentials(source) if source else None
+    if credentials is not None and not isinstance(credentials, ServerCredentials):
+        raise SystemExit(f"scaler_object_storage_server: error: {source} is not a scheduler's credentials file")
+    serve(str(config.object_storage_address), credentials)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -22,10 +23,14 @@ from scaler.ids import short
 from scaler.io.address import Address
 from scaler.io.lifetime import child_environment
 from scaler.io.loop import make_event_loop
-from scaler.io.sockets import bind_router, connect_dealer
+from scaler.io.sockets import bind_publisher, bind_router, connect_dealer, keyring_of, stop_authentication
 from scaler.protocol import codec
+from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
+from scaler.security.exposure import warn_if_exposed
+from scaler.security.roles import SchedulerGuard
 
 logger = logging.getLogger("scaler.scheduler")
 
@@ -45,6 +50,7 @@ class SchedulerOptions:
     policy_engine_type: str = "simple"
     policy_content: str = "allocate=even_load; scaling=no"
     event_loop: str = "builtin"
+    credentials: ServerCredentials | None = None  # None: no authentication, no encryption (loopback only!)
 
 
 class SchedulerServer:
@@ -55,7 +61,7 @@ class SchedulerServer:
         self.monitor_address = options.monitor_address or str(address.with_port_offset(2))
         self._storage_process: subprocess.Popen[bytes] | None = None
         if options.object_storage_address is None:
-            self._storage_process = start_object_storage_process(self.object_storage_address)
+            self._storage_process = start_object_storage_process(self.object_storage_address, options.credentials)
 
         advertised = options.advertised_object_storage_address or self.object_storage_address
         settings = options.settings or SchedulerSettings(object_storage_address=advertised)
@@ -64,12 +70,16 @@ class SchedulerServer:
         self.core = SchedulerCore(settings, _make_policy(options.policy_engine_type, options.policy_content))
 
         self._context: zmq.Context[Any] = zmq.Context()
-        self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES)
+        credentials = options.credentials
+        self._guard = SchedulerGuard(keyring_of(self._context, credentials)) if credentials else None
+        self._reload_requested = False
+        if credentials is None:
+            warn_if_exposed(address, "the scheduler")
+        self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES, credentials)
         identity = b"Scheduler|" + os.urandom(4).hex().encode()
-        self._storage = connect_dealer(self._context, self.object_storage_address, identity)
-        self._monitor = self._context.socket(zmq.PUB)
-        self._monitor.setsockopt(zmq.LINGER, 0)
-        self._monitor.bind(self.monitor_address)
+        own_key = credentials.as_peer() if credentials else None
+        self._storage = connect_dealer(self._context, self.object_storage_address, identity, own_key)
+        self._monitor = bind_publisher(self._context, self.monitor_address, credentials)
 
         self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._router, self._on_router)
@@ -96,6 +106,7 @@ class SchedulerServer:
     def close(self) -> None:
         for socket in (self._router, self._storage, self._monitor):
             socket.close(linger=0)
+        stop_authentication(self._context)
         self._context.term()
         if self._storage_process is not None:
             stop_process(self._storage_process)
@@ -103,6 +114,9 @@ class SchedulerServer:
         logger.info("scheduler on %s stopped", self.address)
 
     def _on_router(self) -> None:
+        if self._guard is not None:
+            self._on_router_secured(self._guard)
+            return
         router, core, now = self._router, self.core, time.monotonic()
         for _ in range(_DRAIN_LIMIT):
             try:
@@ -123,6 +137,57 @@ class SchedulerServer:
             for message in messages:
                 core.handle(peer, message, now)
 
+    def _on_router_secured(self, guard: SchedulerGuard) -> None:
+        """``_on_router`` with every message checked against its sender's key and role before the core sees it."""
+        router, core, now = self._router, self.core, time.monotonic()
+        for _ in range(_DRAIN_LIMIT):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            peer = frames[0].bytes
+            if peer.endswith(SEND_ONLY_SUFFIX):
+                peer = peer[: -len(SEND_ONLY_SUFFIX)]
+            if len(frames) != 2:
+                logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
+                continue
+            key = str(frames[1].get("User-Id"))
+            try:
+                messages = codec.decode(frames[1].buffer)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from %s: %s", short(peer), error)
+                continue
+            for message in messages:
+                refusal = guard.check(peer, key, message, self._running_tasks)
+                if refusal is None:
+                    core.handle(peer, message, now)
+                elif isinstance(message, m.ClientDisconnect):
+                    router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
+
+    def _running_tasks(self, peers: Any) -> bool:
+        workers = self.core.workers
+        return any(peer in workers and workers[peer].tasks for peer in peers)
+
+    def _check_revocations(self, guard: SchedulerGuard) -> None:
+        if self._reload_requested:
+            self._reload_requested = False
+            guard.keyring.reload()
+        guard.keyring.maybe_reload()
+        now = time.monotonic()
+        for key in guard.keyring.take_revoked():
+            for peer in guard.forget(key):
+                if peer in self.core.workers:
+                    logger.warning("disconnecting worker %s: its credentials were revoked", short(peer))
+                    self._router.send_multipart([peer, codec.encode_one(m.WorkerShutdown("credentials revoked"))])
+                    self.core.handle(peer, m.WorkerDisconnect("credentials revoked"), now)
+                elif peer in self.core.clients:
+                    logger.warning("disconnecting client %s: its credentials were revoked", short(peer))
+                    self.core.handle(peer, m.ClientDisconnect(False), now)
+
+    def request_key_reload(self) -> None:
+        """Re-read the authorized keys at the next tick (safe to call from a signal handler)."""
+        self._reload_requested = True
+
     def _on_storage(self) -> None:
         while True:  # acknowledgements of deletions: nothing to do with them but drain
             try:
@@ -131,6 +196,8 @@ class SchedulerServer:
                 return
 
     def _on_tick(self) -> None:
+        if self._guard is not None:
+            self._check_revocations(self._guard)
         self.core.tick(time.monotonic())
 
     def _publish_status(self) -> None:
@@ -148,11 +215,18 @@ class SchedulerServer:
             self.loop.stop()
 
 
-def start_object_storage_process(address: str) -> subprocess.Popen[bytes]:
+def start_object_storage_process(
+    address: str, credentials: ServerCredentials | None = None
+) -> subprocess.Popen[bytes]:
     logger.info("starting object storage server at %s", address)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # the scheduler's own logging level
     command = [sys.executable, "-m", "scaler.object_storage", address, level]
-    return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment())
+    environment = child_environment()
+    environment.pop(ENVIRONMENT_VARIABLE, None)
+    if credentials is not None:  # through the environment: a command line is visible to every local user
+        source = credentials.path.resolve() if credentials.path else None
+        environment[ENVIRONMENT_VARIABLE] = str(source) if source else credentials.to_toml()
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment)
 
 
 def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
@@ -180,6 +254,8 @@ def _make_policy(engine_type: str, content: str) -> Any:
 def serve(options: SchedulerOptions) -> None:
     server = SchedulerServer(options)
     server.loop.stop_on_signals()
+    if options.credentials is not None and hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: server.request_key_reload())
     server.run()
 
 
@@ -206,5 +282,18 @@ def run_scheduler(config: Any) -> None:
         policy_engine_type=config.policy_engine_type,
         policy_content=config.policy_content,
         event_loop=config.event_loop,
+        credentials=_server_credentials(getattr(config, "credentials", None)),
     )
     serve(options)
+
+
+def _server_credentials(source: str | None) -> ServerCredentials | None:
+    """The scheduler's credentials: ``--credentials`` or else ``SCALER_CREDENTIALS`` (a scheduler's file)."""
+    from scaler.io.sockets import environment_server_credentials
+    from scaler.security.credentials import load_credentials
+
+    loaded = load_credentials(source) if source else environment_server_credentials()
+    if loaded is not None and not isinstance(loaded, ServerCredentials):
+        raise SystemExit(f"scaler_scheduler: error: {source or ENVIRONMENT_VARIABLE} holds a {loaded.role}'s "
+                         "credentials, not a scheduler's (create one with scaler_keys init)")
+    return loaded

@@ -9,15 +9,16 @@ import dataclasses
 from typing import ClassVar
 
 from scaler.config.checks import greater_than, parse_host_port
-from scaler.config.options import ConfigSection, option
+from scaler.config.options import option
 from scaler.config.sections.logging_options import LoggingConfig
+from scaler.config.sections.security import CredentialsConfig
 from scaler.io.address import Address
 
 _MONITOR_ADDRESS_HELP = "the scheduler's monitor address (by default the scheduler's port + 2)"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class TopConfig(ConfigSection):
+class TopConfig(CredentialsConfig):
     """Show a scheduler's workers, tasks and load in the terminal, refreshed live."""
 
     section: ClassVar[str] = "top"

@@ -1,0 +1,47 @@
+"""Throw-away credentials for a cluster that one process starts for itself (``SchedulerClusterCombo``).
+
+The keys live only in this process's memory and in its children's environments (never in a file or on a
+command line), so other users of the machine cannot connect to a quick-start cluster, while the code that
+started it needs no setup at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from scaler.security.credentials import (
+    ENVIRONMENT_VARIABLE,
+    Identity,
+    PeerCredentials,
+    ServerCredentials,
+    new_peer_credentials,
+    new_server_credentials,
+)
+
+
+@dataclass(frozen=True)
+class ClusterKeys:
+    server: ServerCredentials
+    worker: PeerCredentials
+    owner: PeerCredentials  # the process that started the cluster: an admin (it may shut it down)
+
+    def environment_for_server(self) -> dict[str, str]:
+        return {ENVIRONMENT_VARIABLE: self.server.to_toml()}
+
+    def environment_for_workers(self) -> dict[str, str]:
+        return {ENVIRONMENT_VARIABLE: self.worker.to_toml()}
+
+
+def cluster_keys(base: ServerCredentials | None = None) -> ClusterKeys:
+    """Keys for a combo: ``base`` (a scheduler's credentials, its authorized peers kept) or fresh ones, plus a
+    worker key and an owner key authorized in memory only."""
+    server = base or new_server_credentials()
+    worker = new_peer_credentials(server, "combo-worker", "worker")
+    owner = new_peer_credentials(server, "combo-owner", "admin")
+    authorized = {
+        **server.authorized,
+        worker.public_key: Identity(worker.name, worker.role),
+        owner.public_key: Identity(owner.name, owner.role),
+    }
+    # path=None: the in-memory key set is the truth; reloading the file would forget the two keys above.
+    return ClusterKeys(replace(server, authorized=authorized, path=None), worker, owner)
