@@ -76,7 +76,7 @@ class Client:
             heartbeat_interval_seconds,
             timeout_seconds,
             object_storage_address,
-            client_credentials(credentials, address),
+            client_credentials(credentials),
         )
         self._encoder = PayloadEncoder(self._identity, serializer, self._agent.upload, self._release_objects)
         collect = self._encoder.arguments.collect

@@ -16,9 +16,9 @@ import msgspec
 
 from scaler.io.address import Address, free_tcp_port
 from scaler.io.lifetime import child_environment
+from scaler.io.sockets import register_local_cluster
 from scaler.scheduler.core import SchedulerSettings
 from scaler.scheduler.server import SchedulerOptions, stop_process
-from scaler.security import local as local_credentials
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
 from scaler.security.ephemeral import ClusterKeys, cluster_keys
 from scaler.worker.agent.options import WorkerOptions
@@ -76,8 +76,16 @@ class SchedulerClusterCombo:
         self._keys = _cluster_keys(credentials) if secure else None
         server_environment = self._keys.environment_for_server() if self._keys else {}
         worker_environment = self._keys.environment_for_workers() if self._keys else {}
-        if self._keys is not None:  # Client(address) in this process connects as the cluster's owner
-            local_credentials.register(self._address, self._keys.owner)
+        # Client(address) and other tools in this process connect to the cluster as its owner.
+        monitor = monitor_address or str(scheduler.with_port_offset(2))
+        self._own_addresses = [self._address, object_storage_address, monitor]
+        register_local_cluster(self._own_addresses, self._keys.owner if self._keys else None)
+        # Tools this process starts (scaler_top, a subprocess client) inherit the owner's credentials, as text in
+        # the environment: readable by this user only, like the process's memory; restored at shutdown.
+        self._previous_environment = os.environ.get(ENVIRONMENT_VARIABLE)
+        self._own_environment = self._keys.owner.to_toml() if self._keys else None
+        if self._own_environment is not None:
+            os.environ[ENVIRONMENT_VARIABLE] = self._own_environment
         python = sys.executable
         self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level], server_environment)
         settings = SchedulerSettings(
@@ -151,7 +159,13 @@ class SchedulerClusterCombo:
     def shutdown(self) -> None:
         """Stop the workers, then the scheduler, then object storage."""
         processes, self._processes = self._processes, []
-        local_credentials.unregister(self._address)
+        register_local_cluster(self._own_addresses, None)
+        if self._own_environment is not None and os.environ.get(ENVIRONMENT_VARIABLE) == self._own_environment:
+            if self._previous_environment is None:
+                os.environ.pop(ENVIRONMENT_VARIABLE, None)
+            else:
+                os.environ[ENVIRONMENT_VARIABLE] = self._previous_environment
+            self._own_environment = None
         started = time.monotonic()
         for process in reversed(processes):
             if process.poll() is None:

@@ -75,7 +75,7 @@ class SchedulerLink:
             waiting_warning_seconds,
         )
         self.socket = new_dealer(context, address, identity, credentials)
-        self._secured = secured(credentials)
+        self._secured = secured(credentials, address)
         self._monitor = self.socket.get_monitor_socket(_MONITORED)
         self.socket.connect(address)
         self._heartbeat = heartbeat

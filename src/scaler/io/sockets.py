@@ -44,6 +44,17 @@ class _FromEnvironment:
 FROM_ENVIRONMENT: Final = _FromEnvironment()
 _environment_cache: dict[str, PeerCredentials] = {}
 _keyrings: dict[int, tuple[KeyRing, Any]] = {}  # id(context) -> its key ring and ZAP authenticator
+_local_clusters: dict[str, PeerCredentials] = {}  # address -> the credentials of a cluster this process started
+
+
+def register_local_cluster(addresses: list[str], credentials: PeerCredentials | None) -> None:
+    """Connect to ``addresses`` (a combo's scheduler, object storage and monitor) with ``credentials`` by
+    default; None forgets them. In-memory keys: other local users cannot connect to such a cluster."""
+    for address in addresses:
+        if credentials is None:
+            _local_clusters.pop(address, None)
+        else:
+            _local_clusters[address] = credentials
 
 
 def environment_credentials() -> PeerCredentials | None:
@@ -65,18 +76,23 @@ def environment_server_credentials() -> ServerCredentials | None:
     return loaded if isinstance(loaded, ServerCredentials) else None
 
 
-def _peer(credentials: PeerCredentials | _FromEnvironment | None) -> PeerCredentials | None:
-    return environment_credentials() if isinstance(credentials, _FromEnvironment) else credentials
+def _peer(credentials: PeerCredentials | _FromEnvironment | None, address: str) -> PeerCredentials | None:
+    if isinstance(credentials, _FromEnvironment):
+        return _local_clusters.get(address) or environment_credentials()
+    return credentials
 
 
-def secured(credentials: PeerCredentials | _FromEnvironment | None) -> bool:
-    """Whether a connecting socket made with these ``credentials`` uses CURVE."""
-    return _peer(credentials) is not None
+def secured(credentials: PeerCredentials | _FromEnvironment | None, address: str) -> bool:
+    """Whether a socket connecting to ``address`` with these ``credentials`` uses CURVE."""
+    return _peer(credentials, address) is not None
 
 
-def secure_client(socket: zmq.Socket[Any], credentials: PeerCredentials | _FromEnvironment | None) -> None:
-    """Make ``socket`` (DEALER or SUB, before connect) a CURVE client when there are credentials."""
-    peer = _peer(credentials)
+def secure_client(
+    socket: zmq.Socket[Any], address: str, credentials: PeerCredentials | _FromEnvironment | None = FROM_ENVIRONMENT
+) -> None:
+    """Make ``socket`` (DEALER or SUB, before it connects to ``address``) a CURVE client when there are
+    credentials."""
+    peer = _peer(credentials, address)
     if peer is not None:
         socket.curve_publickey = peer.public_key.encode("ascii")
         socket.curve_secretkey = peer.secret_key.encode("ascii")
@@ -167,7 +183,7 @@ def new_dealer(
     Address.parse(address)
     socket: zmq.Socket[Any] = context.socket(zmq.DEALER)
     _configure(socket, identity)
-    secure_client(socket, credentials)
+    secure_client(socket, address, credentials)
     return socket
 
 

@@ -18,9 +18,10 @@ from scaler.security.keyring import KeyRing, key_label
 
 logger = logging.getLogger("scaler.security")
 
-_CLIENT = frozenset({"client", "admin", "worker", "manager"})  # workers and managers: nested clients in tasks
-_WORKER = frozenset({"worker", "manager"})  # a manager's workers may run with the manager's credentials
-_MANAGER = frozenset({"manager"})
+# An admin (a cluster's owner) may do anything; workers and managers act as clients only for nested tasks.
+_CLIENT = frozenset({"client", "admin", "worker", "manager"})
+_WORKER = frozenset({"worker", "manager", "admin"})  # a manager's workers may run with the manager's credentials
+_MANAGER = frozenset({"manager", "admin"})
 
 SCHEDULER_PERMISSIONS: dict[type, frozenset[str]] = {
     m.ClientHeartbeat: _CLIENT,
@@ -118,9 +119,11 @@ class StorageGuard:
             prefixes = tuple({object_id[:OWNER_PREFIX_BYTES] for object_id in request.object_ids})
         else:
             return self._log.refuse(key, what, "not a storage request")
-        if who.role in _WORKER:  # workers read arguments and write results of any client's tasks
-            return None if not isinstance(request, m.ObjectDeleteOwner) else self._log.refuse(
-                key, what, f"{who.name} is a {who.role}, which may not delete a client's objects"
+        if who.role in ("worker", "manager"):  # workers read arguments and write results of any client's tasks
+            return (
+                None
+                if not isinstance(request, m.ObjectDeleteOwner)
+                else self._log.refuse(key, what, f"{who.name} is a {who.role}, which may not delete a client's objects")
             )
         for prefix in prefixes:
             if self._holder.setdefault(prefix, key) != key:
