@@ -27,6 +27,7 @@ from scaler.io.sockets import bind_publisher, bind_router, connect_dealer, keyri
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
+from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
@@ -163,6 +164,8 @@ class SchedulerServer:
                     core.handle(peer, message, now)
                 elif isinstance(message, m.ClientDisconnect):
                     router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
+                elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
+                    router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
 
     def _running_tasks(self, peers: Any) -> bool:
         workers = self.core.workers

@@ -120,6 +120,8 @@ def load_credentials(source: str | os.PathLike[str]) -> Credentials:
     except tomllib.TOMLDecodeError as error:
         raise CredentialsError(f"{origin}: not valid TOML: {error}") from None
     role = data.get("role")
+    if role not in (*ROLES, SCHEDULER_ROLE):
+        raise CredentialsError(f"{origin}: role must be one of {', '.join((*ROLES, SCHEDULER_ROLE))}, got {role!r}")
     public = _key(data, "public_key", origin)
     secret = _key(data, "secret_key", origin)
     if role == SCHEDULER_ROLE:
@@ -129,8 +131,6 @@ def load_credentials(source: str | os.PathLike[str]) -> Credentials:
                 raise CredentialsError(f"{origin}: [authorized.{name}] needs a role, one of {', '.join(ROLES)}")
             authorized[_key(entry, "public_key", f"{origin} [authorized.{name}]")] = Identity(name, entry["role"])
         return ServerCredentials(public, secret, authorized, path)
-    if role not in ROLES:
-        raise CredentialsError(f"{origin}: role must be one of {', '.join((*ROLES, SCHEDULER_ROLE))}, got {role!r}")
     name = str(data.get("name", role))
     return PeerCredentials(name, role, public, secret, _key(data, "scheduler_public_key", origin))
 
