@@ -69,7 +69,7 @@ def test_a_file_other_users_can_read_is_refused(tmp_path: Path) -> None:
 
 
 def test_bad_contents_name_the_problem(tmp_path: Path) -> None:
-    with pytest.raises(CredentialsError, match="secret_key"):
+    with pytest.raises(CredentialsError, match="public_key must be a 40-character"):
         load_credentials('role = "client"\npublic_key = "x"\n')
     with pytest.raises(CredentialsError, match="role must be one of"):
         load_credentials('role = "root"\npublic_key = "x"\n')
