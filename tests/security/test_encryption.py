@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -48,7 +48,7 @@ def test_function_names_and_arguments_never_travel_in_clear(secure: bool, tmp_pa
     assert seen == ((False, False, False) if secure else (True, True, True))
 
 
-def _by_value(function: object) -> object:
+def _by_value(function: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
     def distinctive_function_name_4f1c(data: bytes) -> bytes:
         return data[::-1]
 
