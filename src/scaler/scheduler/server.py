@@ -153,13 +153,16 @@ class SchedulerServer:
                 logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
                 continue
             key = str(frames[1].get("User-Id"))
+            who = guard.admit(peer, key)
+            if isinstance(who, str):
+                continue
             try:
                 messages = codec.decode(frames[1].buffer)
             except codec.DecodeError as error:
                 logger.warning("dropping message from %s: %s", short(peer), error)
                 continue
             for message in messages:
-                refusal = guard.check(peer, key, message, self._running_tasks)
+                refusal = guard.check(peer, key, who, message, self._running_tasks)
                 if refusal is None:
                     core.handle(peer, message, now)
                 elif isinstance(message, m.ClientDisconnect):

@@ -13,7 +13,7 @@ from typing import Any
 
 from scaler.ids import OWNER_PREFIX_BYTES, short
 from scaler.protocol import messages as m
-from scaler.security.credentials import SCHEDULER_ROLE
+from scaler.security.credentials import SCHEDULER_ROLE, Identity
 from scaler.security.keyring import KeyRing, key_label
 
 logger = logging.getLogger("scaler.security")
@@ -39,6 +39,7 @@ SCHEDULER_PERMISSIONS: dict[type, frozenset[str]] = {
     m.WorkerDied: _MANAGER,
 }
 SHUTDOWN_ROLES = frozenset({"admin"})
+_CHECKED_FURTHER = frozenset({m.ClientDisconnect, m.Task, m.GraphTask})
 SUBMIT_ONLY_WHILE_RUNNING = frozenset({"worker", "manager"})
 
 
@@ -60,27 +61,33 @@ class SchedulerGuard:
         self._peers_of: dict[str, set[bytes]] = {}
         self._log = _RefusalLog()
 
-    def check(
-        self, peer: bytes, key: str, message: Any, is_running_tasks: Callable[[Iterable[bytes]], bool]
-    ) -> str | None:
-        """None when ``message`` from ``peer`` (with ``key``) may go to the core, else why not (logged once)."""
-        what = type(message).__name__
+    def admit(self, peer: bytes, key: str) -> Identity | str:
+        """Who sends a frame (checked once per frame, which holds a batch of messages), or why it is refused."""
         who = self.keyring.identity(key)
         if who is None:
-            return self._log.refuse(key, what, "unknown or revoked key")
+            return self._log.refuse(key, "messages", "unknown or revoked key")
         owner = self._key_of.setdefault(peer, key)
         if owner != key:
-            return self._log.refuse(key, what, f"identity {short(peer)} belongs to another key")
+            return self._log.refuse(key, "messages", f"identity {short(peer)} belongs to another key")
         self._peers_of.setdefault(key, set()).add(peer)
-        if who.role == SCHEDULER_ROLE or who.role not in SCHEDULER_PERMISSIONS.get(type(message), frozenset()):
-            return self._log.refuse(key, what, f"{who.name} is a {who.role}, which may not send {what}")
+        return who
+
+    def check(
+        self, peer: bytes, key: str, who: Identity, message: Any, is_running_tasks: Callable[[Iterable[bytes]], bool]
+    ) -> str | None:
+        """None when ``message`` from an admitted ``peer`` may go to the core, else why not (logged once)."""
+        kind = type(message)
+        if who.role not in SCHEDULER_PERMISSIONS.get(kind, ()):
+            return self._log.refuse(key, kind.__name__, f"{who.name} is a {who.role}, which may not send it")
+        if kind not in _CHECKED_FURTHER:  # the hot path: heartbeats, results
+            return None
         if isinstance(message, m.ClientDisconnect) and message.shutdown and who.role not in SHUTDOWN_ROLES:
             return self._log.refuse(key, "a shutdown", f"{who.name} is a {who.role}: only an admin may shut down")
         if isinstance(message, m.Task) and message.client_id != peer:
-            return self._log.refuse(key, what, "the task names another client")
+            return self._log.refuse(key, kind.__name__, "the task names another client")
         if isinstance(message, m.Task | m.GraphTask) and who.role in SUBMIT_ONLY_WHILE_RUNNING:
             if not is_running_tasks(self._peers_of.get(key, ())):
-                return self._log.refuse(key, what, f"a {who.role} submits tasks only from inside a running task")
+                return self._log.refuse(key, "Task", f"a {who.role} submits tasks only from inside a running task")
         return None
 
     def peers_of(self, key: str) -> set[bytes]:

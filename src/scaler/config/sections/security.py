@@ -5,10 +5,19 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from scaler.config.checks import existing_file
 from scaler.config.options import ConfigSection, option
+
+
+def credentials_option() -> Any:
+    """The ``credentials`` field, for a section that declares it itself (``TopConfig``: at the end of its own
+    fields, so that its positional argument stays first)."""
+    return option(None, metavar="FILE", check=existing_file, help=_HELP)
+
+
+_HELP = "this process's credentials file (made by scaler_keys); by default the one SCALER_CREDENTIALS names"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -19,9 +28,4 @@ class CredentialsConfig(ConfigSection):
 
     # Not read from SCALER_CREDENTIALS here: that variable may hold the credentials' text (how a process hands
     # them to its children), which must never be echoed in a config dump; the sockets read it themselves.
-    credentials: str | None = option(
-        None,
-        metavar="FILE",
-        check=existing_file,
-        help="this process's credentials file (made by scaler_keys); by default the one SCALER_CREDENTIALS names",
-    )
+    credentials: str | None = credentials_option()
