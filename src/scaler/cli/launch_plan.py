@@ -43,6 +43,7 @@ class LaunchStep:
     command: tuple[str, ...]
     toml_text: str
     ready_address: Address | None = None  # wait until it accepts connections before starting the next step
+    environment: tuple[tuple[str, str], ...] = ()  # added to the child's environment (credentials: never argv)
 
 
 def section_header(name: str) -> str:

@@ -13,6 +13,8 @@ from scaler.cli._entry import fail
 from scaler.cli.launch_plan import STARTED_SECTIONS, plan_launch, section_header
 from scaler.cli.supervisor import supervise
 from scaler.config import ConfigError, read_toml, setup_logging
+from scaler.security.launcher import with_ephemeral_credentials
+from scaler.security.runtime import withdraw
 
 PROG = "scaler"
 
@@ -32,11 +34,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     path = parser.parse_args(argv).config
     try:
-        steps = plan_launch(read_toml(path), path)
+        document = read_toml(path)
+        steps = plan_launch(document, path)
     except ConfigError as error:
         fail(PROG, str(error))
     setup_logging("INFO", ("/dev/stdout",), None)
-    raise SystemExit(supervise(steps))
+    steps, published = with_ephemeral_credentials(steps, document, path)
+    try:
+        raise SystemExit(supervise(steps))
+    finally:
+        withdraw(published)
 
 
 if __name__ == "__main__":

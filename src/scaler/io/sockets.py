@@ -19,6 +19,7 @@ from scaler.io.address import Address
 from scaler.protocol import codec
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, load_credentials
 from scaler.security.keyring import DOMAIN, MONITOR_DOMAIN, KeyRing, start_authenticator
+from scaler.security.runtime import published_credentials
 
 logger = logging.getLogger("scaler.io")
 
@@ -78,7 +79,7 @@ def environment_server_credentials() -> ServerCredentials | None:
 
 def _peer(credentials: PeerCredentials | _FromEnvironment | None, address: str) -> PeerCredentials | None:
     if isinstance(credentials, _FromEnvironment):
-        return _local_clusters.get(address) or environment_credentials()
+        return _local_clusters.get(address) or environment_credentials() or published_credentials(address)
     return credentials
 
 

@@ -24,6 +24,7 @@ class ClusterKeys:
     server: ServerCredentials
     worker: PeerCredentials
     owner: PeerCredentials  # the process that started the cluster: an admin (it may shut it down)
+    manager: PeerCredentials  # worker managers, whose workers run with the same key
 
     def environment_for_server(self) -> dict[str, str]:
         return {ENVIRONMENT_VARIABLE: self.server.to_toml()}
@@ -38,10 +39,10 @@ def cluster_keys(base: ServerCredentials | None = None) -> ClusterKeys:
     server = base or new_server_credentials()
     worker = new_peer_credentials(server, "combo-worker", "worker")
     owner = new_peer_credentials(server, "combo-owner", "admin")
+    manager = new_peer_credentials(server, "combo-manager", "manager")
     authorized = {
         **server.authorized,
-        worker.public_key: Identity(worker.name, worker.role),
-        owner.public_key: Identity(owner.name, owner.role),
+        **{peer.public_key: Identity(peer.name, peer.role) for peer in (worker, owner, manager)},
     }
-    # path=None: the in-memory key set is the truth; reloading the file would forget the two keys above.
-    return ClusterKeys(replace(server, authorized=authorized, path=None), worker, owner)
+    # path=None: the in-memory key set is the truth; reloading the file would forget the keys above.
+    return ClusterKeys(replace(server, authorized=authorized, path=None), worker, owner, manager)
