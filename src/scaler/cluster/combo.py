@@ -21,6 +21,7 @@ from scaler.scheduler.core import SchedulerSettings
 from scaler.scheduler.server import SchedulerOptions, stop_process
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
 from scaler.security.ephemeral import ClusterKeys, cluster_keys
+from scaler.security.exposure import is_loopback
 from scaler.worker.agent.options import WorkerOptions
 
 logger = logging.getLogger("scaler.cluster")
@@ -73,7 +74,7 @@ class SchedulerClusterCombo:
             )
         self._object_storage_address = object_storage_address
         self._processes: list[subprocess.Popen[bytes]] = []
-        self._keys = _cluster_keys(credentials) if secure else None
+        self._keys = _cluster_keys(credentials, is_loopback(scheduler)) if secure else None
         server_environment = self._keys.environment_for_server() if self._keys else {}
         worker_environment = self._keys.environment_for_workers() if self._keys else {}
         # Client(address) and other tools in this process connect to the cluster as its owner.
@@ -186,8 +187,8 @@ class SchedulerClusterCombo:
             pass
 
 
-def _cluster_keys(credentials: str | os.PathLike[str] | ServerCredentials | None) -> ClusterKeys:
+def _cluster_keys(credentials: str | os.PathLike[str] | ServerCredentials | None, loopback: bool) -> ClusterKeys:
     loaded = resolve(credentials)
     if loaded is not None and not isinstance(loaded, ServerCredentials):
         raise ValueError("SchedulerClusterCombo(credentials=...) takes a scheduler's credentials (scaler_keys init)")
-    return cluster_keys(loaded)
+    return cluster_keys(loaded, loopback)

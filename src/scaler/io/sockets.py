@@ -94,7 +94,10 @@ def secure_client(
     """Make ``socket`` (DEALER or SUB, before it connects to ``address``) a CURVE client when there are
     credentials."""
     peer = _peer(credentials, address)
-    if peer is not None:
+    if peer is not None and peer.password:
+        socket.plain_username = peer.name.encode()
+        socket.plain_password = peer.password.encode()
+    elif peer is not None:
         socket.curve_publickey = peer.public_key.encode("ascii")
         socket.curve_secretkey = peer.secret_key.encode("ascii")
         socket.curve_serverkey = peer.server_public_key.encode("ascii")
@@ -105,9 +108,12 @@ def secure_server(
 ) -> KeyRing:
     """Make ``socket`` (before bind) a CURVE server whose peers the context's ZAP handler checks."""
     keyring = keyring_of(context, credentials)
-    socket.curve_server = True
-    socket.curve_publickey = credentials.public_key.encode("ascii")
-    socket.curve_secretkey = credentials.secret_key.encode("ascii")
+    if credentials.passwords:
+        socket.plain_server = True
+    else:
+        socket.curve_server = True
+        socket.curve_publickey = credentials.public_key.encode("ascii")
+        socket.curve_secretkey = credentials.secret_key.encode("ascii")
     socket.zap_domain = domain.encode("ascii")
     return keyring
 

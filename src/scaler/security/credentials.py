@@ -48,8 +48,13 @@ class PeerCredentials:
     public_key: str
     secret_key: str = field(repr=False)
     server_public_key: str
+    # Set instead of keys for a throw-away loopback cluster (see ``ephemeral``): ZeroMQ's PLAIN mechanism, which
+    # authenticates without encrypting; only other local users could connect to loopback, and they cannot read it.
+    password: str = field(default="", repr=False)
 
     def to_toml(self) -> str:
+        if self.password:
+            return _toml({"name": self.name, "role": self.role, "password": self.password})
         return _toml(
             {
                 "name": self.name,
@@ -69,20 +74,31 @@ class ServerCredentials:
     secret_key: str = field(repr=False)
     authorized: dict[str, Identity] = field(default_factory=dict)  # public key -> who
     path: Path | None = None  # where it was read from: reloaded from there when it changes
+    # PLAIN users of a throw-away loopback cluster, name -> password (see PeerCredentials.password); when there are
+    # any, the servers use PLAIN instead of CURVE, and the scheduler's own user is named "scheduler".
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    roles: dict[str, str] = field(default_factory=dict)  # PLAIN user name -> role
 
-    def identity_of(self, public_key: str) -> Identity | None:
-        if public_key == self.public_key:
+    def identity_of(self, user: str) -> Identity | None:
+        """Who a peer is, by its ZeroMQ User-Id: a CURVE public key, or a PLAIN user name."""
+        if user == self.public_key or (self.passwords and user == "scheduler"):
             return Identity("scheduler", SCHEDULER_ROLE)
-        return self.authorized.get(public_key)
+        role = self.roles.get(user)
+        return Identity(user, role) if role is not None else self.authorized.get(user)
 
     def as_peer(self) -> PeerCredentials:
         """The scheduler's own key as a connecting peer (to its object storage, which shares this file)."""
+        if self.passwords:
+            return PeerCredentials("scheduler", SCHEDULER_ROLE, "", "", "", self.passwords["scheduler"])
         return PeerCredentials("scheduler", SCHEDULER_ROLE, self.public_key, self.secret_key, self.public_key)
 
     def to_toml(self) -> str:
         text = _toml({"role": SCHEDULER_ROLE, "public_key": self.public_key, "secret_key": self.secret_key})
         for key, who in sorted(self.authorized.items(), key=lambda item: item[1].name):
             text += f"\n[authorized.{who.name}]\n" + _toml({"role": who.role, "public_key": key})
+        for name, password in sorted(self.passwords.items()):
+            role = self.roles.get(name, SCHEDULER_ROLE)
+            text += f"\n[password_users.{name}]\n" + _toml({"role": role, "password": password})
         return text
 
 
@@ -122,6 +138,8 @@ def load_credentials(source: str | os.PathLike[str]) -> Credentials:
     role = data.get("role")
     if role not in (*ROLES, SCHEDULER_ROLE):
         raise CredentialsError(f"{origin}: role must be one of {', '.join((*ROLES, SCHEDULER_ROLE))}, got {role!r}")
+    if role != SCHEDULER_ROLE and isinstance(data.get("password"), str):
+        return PeerCredentials(str(data.get("name", role)), role, "", "", "", data["password"])
     public = _key(data, "public_key", origin)
     secret = _key(data, "secret_key", origin)
     if role == SCHEDULER_ROLE:
@@ -130,7 +148,10 @@ def load_credentials(source: str | os.PathLike[str]) -> Credentials:
             if not isinstance(entry, dict) or entry.get("role") not in ROLES:
                 raise CredentialsError(f"{origin}: [authorized.{name}] needs a role, one of {', '.join(ROLES)}")
             authorized[_key(entry, "public_key", f"{origin} [authorized.{name}]")] = Identity(name, entry["role"])
-        return ServerCredentials(public, secret, authorized, path)
+        users = {name: entry for name, entry in (data.get("password_users") or {}).items() if isinstance(entry, dict)}
+        passwords = {name: str(entry.get("password", "")) for name, entry in users.items()}
+        roles = {name: str(entry.get("role")) for name, entry in users.items() if entry.get("role") != SCHEDULER_ROLE}
+        return ServerCredentials(public, secret, authorized, path, passwords, roles)
     name = str(data.get("name", role))
     return PeerCredentials(name, role, public, secret, _key(data, "scheduler_public_key", origin))
 

@@ -7,6 +7,7 @@ started it needs no setup at all.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 
 from scaler.security.credentials import (
@@ -33,9 +34,15 @@ class ClusterKeys:
         return {ENVIRONMENT_VARIABLE: self.worker.to_toml()}
 
 
-def cluster_keys(base: ServerCredentials | None = None) -> ClusterKeys:
+def cluster_keys(base: ServerCredentials | None = None, loopback: bool = False) -> ClusterKeys:
     """Keys for a combo: ``base`` (a scheduler's credentials, its authorized peers kept) or fresh ones, plus a
-    worker key and an owner key authorized in memory only."""
+    worker key and an owner key authorized in memory only.
+
+    A fresh cluster on loopback (``loopback``) gets passwords instead (ZeroMQ PLAIN): on loopback only other local
+    users could connect, which a password stops, and none of them can read the traffic, so CURVE's encryption,
+    which costs several times the time of a large transfer, would buy nothing."""
+    if base is None and loopback:
+        return _password_cluster()
     server = base or new_server_credentials()
     worker = new_peer_credentials(server, "combo-worker", "worker")
     owner = new_peer_credentials(server, "combo-owner", "admin")
@@ -46,3 +53,15 @@ def cluster_keys(base: ServerCredentials | None = None) -> ClusterKeys:
     }
     # path=None: the in-memory key set is the truth; reloading the file would forget the keys above.
     return ClusterKeys(replace(server, authorized=authorized, path=None), worker, owner, manager)
+
+
+def _password_cluster() -> ClusterKeys:
+    server = new_server_credentials()
+    peers = {
+        name: role
+        for name, role in (("combo-worker", "worker"), ("combo-owner", "admin"), ("combo-manager", "manager"))
+    }
+    passwords = {name: secrets.token_hex(24) for name in ("scheduler", *peers)}
+    server = replace(server, passwords=passwords, roles=peers)
+    worker, owner, manager = (PeerCredentials(name, role, "", "", "", passwords[name]) for name, role in peers.items())
+    return ClusterKeys(server, worker, owner, manager)

@@ -117,8 +117,17 @@ class KeyRing:
 
 def start_authenticator(context: zmq.Context[Any], keyring: KeyRing) -> ThreadAuthenticator:
     """Run the ZAP handler for every secured socket of ``context`` (stop it before ``context.term()``)."""
-    authenticator = ThreadAuthenticator(context, log=logging.getLogger("scaler.security.zap"))
+    zap_log = logging.getLogger("scaler.security.zap")
+    zap_log.setLevel(logging.INFO)  # pyzmq's debug lines would show PLAIN passwords
+    authenticator = ThreadAuthenticator(context, log=zap_log)
     authenticator.start()
+    credentials = keyring.credentials
+    if credentials.passwords:  # a throw-away loopback cluster: fixed users, nothing to reload
+        admins = {name: password for name, password in credentials.passwords.items()
+                  if name == "scheduler" or credentials.roles.get(name) in MONITOR_ROLES}  # fmt: skip
+        authenticator.configure_plain(DOMAIN, dict(credentials.passwords))
+        authenticator.configure_plain(MONITOR_DOMAIN, admins)
+        return authenticator
     for domain in (DOMAIN, MONITOR_DOMAIN):
         authenticator.configure_curve_callback(domain, credentials_provider=keyring)
     return authenticator

@@ -18,6 +18,7 @@ from scaler.cli.launch_plan import LaunchStep
 from scaler.config import SchedulerConfig, resolve_config, section_table
 from scaler.security.credentials import ENVIRONMENT_VARIABLE
 from scaler.security.ephemeral import cluster_keys
+from scaler.security.exposure import is_loopback
 from scaler.security.runtime import publish
 
 logger = logging.getLogger("scaler.security")
@@ -33,7 +34,8 @@ def with_ephemeral_credentials(
     configured = any(isinstance(table, dict) and "credentials" in table for table in _tables(document))
     if configured or os.environ.get(ENVIRONMENT_VARIABLE) or SchedulerConfig.section not in document:
         return steps, []
-    keys = cluster_keys()
+    scheduler = resolve_config(SchedulerConfig, toml=section_table(document, "scheduler", path), origin=path)
+    keys = cluster_keys(loopback=is_loopback(scheduler.scheduler_address))
     secured = []
     for step in steps:
         module = step.command[2] if len(step.command) > 2 else ""
@@ -44,7 +46,6 @@ def with_ephemeral_credentials(
         else:
             credentials = keys.owner.to_toml()
         secured.append(replace(step, environment=(*step.environment, (ENVIRONMENT_VARIABLE, credentials))))
-    scheduler = resolve_config(SchedulerConfig, toml=section_table(document, "scheduler", path), origin=path)
     addresses = [
         str(scheduler.scheduler_address),
         str(scheduler.effective_object_storage_address),
