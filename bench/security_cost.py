@@ -1,4 +1,8 @@
-"""What CURVE (authentication + encryption, see the README's Security section) costs: credentials on vs off.
+"""What security costs (see the README's Security section), three ways on one machine with 2 workers:
+
+- ``off``: ``SchedulerClusterCombo(secure=False)``, no authentication;
+- ``default``: a combo with no credentials: throw-away passwords (ZeroMQ PLAIN) on loopback, no encryption;
+- ``curve``: a combo given a scheduler's credentials file (``scaler_keys init``): CURVE, every byte encrypted.
 
     .venv/bin/python bench/security_cost.py            # 10,000 tiny tasks and a 100 MB argument, 2 workers
     .venv/bin/python bench/security_cost.py --quick    # 1,000 tasks and 10 MB: a smoke run
@@ -13,6 +17,7 @@ import argparse
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,13 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.tasks: 
 
 from bench.tasks import nbytes, noop
 from scaler import Client, SchedulerClusterCombo
+from scaler.cli import keys
 
 
-def measure(secure: bool, tasks: int, megabytes: int, repeats: int) -> tuple[float, float]:
+def measure(setting: str, tasks: int, megabytes: int, repeats: int, keys: Path) -> tuple[float, float]:
     """(map tasks per second, seconds per round trip of a ``megabytes`` argument)."""
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                              os.environ.get("PYTHONPATH")]))  # fmt: skip
-    with SchedulerClusterCombo(n_workers=2, secure=secure, logging_level="WARNING") as combo:
+    credentials = keys / "scheduler.toml" if setting == "curve" else None
+    secure = setting != "off"
+    with SchedulerClusterCombo(n_workers=2, secure=secure, credentials=credentials, logging_level="WARNING") as combo:
         with Client(combo.get_address()) as client:
             client.map(noop, range(200))  # warm-up: both workers up, the function cached
             rates = []
@@ -51,22 +59,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="clusters per setting, alternating off and on")
     arguments = parser.parse_args()
     tasks, megabytes = (1_000, 10) if arguments.quick else (10_000, 100)
-    rates: dict[bool, list[float]] = {False: [], True: []}
-    trips: dict[bool, list[float]] = {False: [], True: []}
-    for round_number in range(arguments.rounds):
-        for secure in (False, True):  # alternating: a machine that gets busier hurts both settings alike
-            rate, trip = measure(secure, tasks, megabytes, arguments.repeats)
-            rates[secure].append(rate)
-            trips[secure].append(trip)
-            print(f"round {round_number + 1}, credentials {'on' if secure else 'off'}: {rate:,.0f} tasks/s, "
-                  f"{trip:.3f} s", file=sys.stderr)  # fmt: skip
-    off_rate, on_rate = statistics.median(rates[False]), statistics.median(rates[True])
-    off_trip, on_trip = statistics.median(trips[False]), statistics.median(trips[True])
-    print("| metric | credentials off | credentials on (CURVE) | cost |")
+    settings = ("off", "default", "curve")
+    rates: dict[str, list[float]] = {setting: [] for setting in settings}
+    trips: dict[str, list[float]] = {setting: [] for setting in settings}
+    with tempfile.TemporaryDirectory() as directory:
+        keys.main(["init", directory])
+        for round_number in range(arguments.rounds):
+            for setting in settings:  # alternating: a machine that gets busier hurts every setting alike
+                rate, trip = measure(setting, tasks, megabytes, arguments.repeats, Path(directory))
+                rates[setting].append(rate)
+                trips[setting].append(trip)
+                print(f"round {round_number + 1}, {setting}: {rate:,.0f} tasks/s, {trip:.3f} s", file=sys.stderr)
+    rate = {setting: statistics.median(values) for setting, values in rates.items()}
+    trip = {setting: statistics.median(values) for setting, values in trips.items()}
+    print("| metric | off | default (loopback passwords) | CURVE (credentials file) |")
     print("| --- | --- | --- | --- |")
-    print(f"| map of {tasks:,} tiny tasks (tasks/s) | {off_rate:,.0f} | {on_rate:,.0f} | "
-          f"{100 * (1 - on_rate / off_rate):.1f}% throughput lost |")  # fmt: skip
-    print(f"| {megabytes} MB argument round trip (s) | {off_trip:.3f} | {on_trip:.3f} | {on_trip / off_trip:.2f}x |")
+    print(f"| map of {tasks:,} tiny tasks (tasks/s) | {rate['off']:,.0f} | "
+          f"{rate['default']:,.0f} ({100 * (1 - rate['default'] / rate['off']):.0f}% lost) | "
+          f"{rate['curve']:,.0f} ({100 * (1 - rate['curve'] / rate['off']):.0f}% lost) |")  # fmt: skip
+    print(f"| {megabytes} MB argument round trip (s) | {trip['off']:.3f} | "
+          f"{trip['default']:.3f} ({trip['default'] / trip['off']:.2f}x) | "
+          f"{trip['curve']:.3f} ({trip['curve'] / trip['off']:.2f}x) |")  # fmt: skip
 
 
 if __name__ == "__main__":
