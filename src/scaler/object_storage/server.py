@@ -15,12 +15,14 @@ from typing import Any
 import zmq
 
 from scaler.ids import short
+from scaler.io.address import Address
 from scaler.io.loop import EventLoop
 from scaler.io.sockets import bind_router, environment_server_credentials, keyring_of
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.credentials import ServerCredentials
+from scaler.security.exposure import warn_if_exposed
 from scaler.security.roles import StorageGuard
 
 logger = logging.getLogger("scaler.object_storage")
@@ -123,7 +125,10 @@ class ObjectStorageServer:
 def serve(address: str, credentials: ServerCredentials | None = None) -> None:
     """Run an object storage server in this process until SIGINT/SIGTERM (secured with ``credentials``, or with
     the scheduler's credentials named by ``SCALER_CREDENTIALS``)."""
-    server = ObjectStorageServer(address, credentials=credentials or environment_server_credentials())
+    credentials = credentials or environment_server_credentials()
+    if credentials is None:
+        warn_if_exposed(Address.parse(address), "object storage")
+    server = ObjectStorageServer(address, credentials=credentials)
     server.loop.stop_on_signals()
     server.run()
 
