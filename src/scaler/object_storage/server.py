@@ -23,6 +23,7 @@ from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.credentials import ServerCredentials
 from scaler.security.exposure import warn_if_exposed
+from scaler.security.handshake_log import HandshakeFailureLog
 from scaler.security.roles import StorageGuard
 
 logger = logging.getLogger("scaler.object_storage")
@@ -41,12 +42,15 @@ class ObjectStorageServer:
         self._store = ObjectStore()
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
+        self._refusals = HandshakeFailureLog(self._socket, self.loop, "object storage") if credentials else None
 
     def run(self) -> None:
         logger.info("object storage server listening on %s (pid %d)", self.address, os.getpid())
         try:
             self.loop.run()
         finally:
+            if self._refusals is not None:
+                self._refusals.close()
             self._socket.close(linger=0)
             logger.info("object storage server on %s stopped", self.address)
 

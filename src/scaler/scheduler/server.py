@@ -31,6 +31,7 @@ from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
+from scaler.security.handshake_log import HandshakeFailureLog
 from scaler.security.roles import SchedulerGuard
 
 logger = logging.getLogger("scaler.scheduler")
@@ -84,6 +85,7 @@ class SchedulerServer:
 
         self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._router, self._on_router)
+        self._refusals = HandshakeFailureLog(self._router, self.loop, "the scheduler") if credentials else None
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self._status = StatusReporter(self.core, self.address)
@@ -105,6 +107,8 @@ class SchedulerServer:
             self.close()
 
     def close(self) -> None:
+        if self._refusals is not None:
+            self._refusals.close()
         for socket in (self._router, self._storage, self._monitor):
             socket.close(linger=0)
         stop_authentication(self._context)
