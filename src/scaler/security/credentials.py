@@ -205,3 +205,14 @@ def _key(data: dict[str, object], name: str, origin: str) -> str:
 def _toml(values: dict[str, str]) -> str:
     # Names and Z85 keys contain neither quotes nor backslashes, so a basic string needs no escaping.
     return "".join(f'{key} = "{value}"\n' for key, value in values.items())
+
+
+def remote_worker_environment() -> dict[str, str]:
+    """What a manager that starts workers on other machines adds to their environment: its credentials' text
+    under ``SCALER_CREDENTIALS`` (a remote machine has no copy of the file). Never on a command line, which the
+    cloud's consoles and ``ps`` show; empty when this process runs without credentials."""
+    source = os.environ.get(ENVIRONMENT_VARIABLE)
+    if not source:
+        return {}
+    text, _, _ = _read(source)
+    return {ENVIRONMENT_VARIABLE: text}

@@ -6,6 +6,7 @@ import os
 import re
 import socket
 
+from scaler.security.credentials import remote_worker_environment
 from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
 from scaler.worker_manager_adapter.aws_common.worker_command import fixed_workers_command
 from scaler.worker_manager_adapter.aws_raw_ecs.config import AwsRawEcsConfig
@@ -43,6 +44,7 @@ def run_aws_raw_ecs(config: AwsRawEcsConfig) -> None:
             "COMMAND": fixed_workers_command(config, config.ecs_task_cpu, WORKER_TYPE),
             "PYTHON_REQUIREMENTS": config.ecs_python_requirements,
             "PYTHON_VERSION": config.ecs_python_version,
+            **remote_worker_environment(),  # the workers' credentials: in the environment, never in COMMAND
         },
         started_by=_started_by(manager_id),
     )

@@ -8,6 +8,7 @@ import shlex
 from scaler.config.options import field_specs
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.config.sections.worker import WorkerConfig
+from scaler.security.credentials import remote_worker_environment
 from scaler.worker_manager_adapter.oci_common.startup import checked, connection_from_config, open_gateway
 from scaler.worker_manager_adapter.oci_raw.config import OciRawConfig
 from scaler.worker_manager_adapter.oci_raw.provisioner import OciRawProvisioner, RawUnitSettings
@@ -44,7 +45,11 @@ def unit_settings(config: OciRawConfig) -> RawUnitSettings:
         workers_per_unit=workers_per_unit(config),
         instance=template,
         command=lambda suffix: worker_command(config, suffix),
-        environment={"PYTHON_REQUIREMENTS": config.requirements_txt, "PYTHON_VERSION": config.python_version},
+        environment={
+            "PYTHON_REQUIREMENTS": config.requirements_txt,
+            "PYTHON_VERSION": config.python_version,
+            **remote_worker_environment(),  # the workers' credentials: in the environment, never in COMMAND
+        },
         refresh_interval_seconds=max(0.5, min(5.0, config.heartbeat_interval_seconds)),
         start_timeout_seconds=config.instance_start_timeout_seconds,
     )
