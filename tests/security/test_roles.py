@@ -182,3 +182,14 @@ def test_only_an_admin_reads_the_monitor_stream(secured: SecuredCluster) -> None
         assert not subscribers["m"].poll(0), "a manager read the monitor stream"
     finally:
         context.destroy(linger=0)
+
+
+def test_a_task_may_submit_nested_tasks(secured: SecuredCluster) -> None:
+    def fan_out(n: int) -> int:
+        from scaler import Client as NestedClient
+
+        with NestedClient() as nested:  # the worker's credentials: allowed while it runs this task
+            return sum(nested.map(abs, range(-n, 0)))
+
+    with Client(secured.address, credentials=secured.file("alice")) as client:
+        assert client.submit(fan_out, 4).result(timeout=120) == 10
