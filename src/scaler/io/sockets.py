@@ -91,8 +91,8 @@ def secured(credentials: PeerCredentials | _FromEnvironment | None, address: str
 def secure_client(
     socket: zmq.Socket[Any], address: str, credentials: PeerCredentials | _FromEnvironment | None = FROM_ENVIRONMENT
 ) -> None:
-    """Make ``socket`` (DEALER or SUB, before it connects to ``address``) a CURVE client when there are
-    credentials."""
+    """Make ``socket`` (DEALER or SUB, before it connects to ``address``) a CURVE client, or a PLAIN one for a
+    throw-away loopback cluster's password, when there are credentials."""
     peer = _peer(credentials, address)
     if peer is not None and peer.password:
         socket.plain_username = peer.name.encode()
@@ -106,7 +106,8 @@ def secure_client(
 def secure_server(
     socket: zmq.Socket[Any], context: zmq.Context[Any], credentials: ServerCredentials, domain: str = DOMAIN
 ) -> KeyRing:
-    """Make ``socket`` (before bind) a CURVE server whose peers the context's ZAP handler checks."""
+    """Make ``socket`` (before bind) a CURVE (or, with passwords, PLAIN) server whose peers the context's ZAP
+    handler checks."""
     keyring = keyring_of(context, credentials)
     if credentials.passwords:
         socket.plain_server = True

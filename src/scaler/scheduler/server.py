@@ -32,6 +32,7 @@ from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.runtime import cluster_file, withdraw
 from scaler.security.roles import SchedulerGuard
 
 logger = logging.getLogger("scaler.scheduler")
@@ -77,6 +78,9 @@ class SchedulerServer:
         self._reload_requested = False
         if credentials is None:
             warn_if_exposed(address, "the scheduler")
+            # A launcher's file for a secured cluster that was here before (it crashed) would make this user's
+            # clients offer credentials to a scheduler that has none.
+            withdraw([cluster_file(self.address)])
         self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES, credentials)
         identity = b"Scheduler|" + os.urandom(4).hex().encode()
         own_key = credentials.as_peer() if credentials else None
