@@ -32,8 +32,8 @@ from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
-from scaler.security.runtime import cluster_file, withdraw
 from scaler.security.roles import SchedulerGuard
+from scaler.security.runtime import cluster_file, withdraw
 
 logger = logging.getLogger("scaler.scheduler")
 
