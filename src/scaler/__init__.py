@@ -24,9 +24,11 @@ if TYPE_CHECKING:
     from scaler.client.object_reference import ObjectReference
     from scaler.client.progress import progress
     from scaler.cluster.combo import SchedulerClusterCombo
+    from scaler.errors import AuthenticationError
     from scaler.serialization import Serializer
 
 _EXPORTS = {
+    "AuthenticationError": "scaler.errors",
     "Client": "scaler.client.client",
     "ScalerFuture": "scaler.client.future",
     "ObjectReference": "scaler.client.object_reference",
@@ -36,6 +38,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "AuthenticationError",
     "Client",
     "ObjectReference",
     "ScalerFuture",

@@ -16,6 +16,7 @@
     │   ├── ShutdownRefusedError         shutdown() of a protected scheduler
     │   ├── SubmitTimeoutError           a submit waited longer than submit_timeout_seconds for room
     │   ├── ProtocolMismatchError        the scheduler speaks another protocol version
+    │   ├── AuthenticationError          the scheduler refused this client's credentials (or their absence)
     │   └── MissingObjectError           an ObjectReference this client no longer knows
     └── ObjectStorageError               the object storage server is unreachable, or refused an object (quota)
         └── ObjectLostError              an object is gone: never uploaded in time, deleted, its owner gone,
@@ -93,6 +94,10 @@ class SubmitTimeoutError(ClientError, TimeoutError):
 
 class ProtocolMismatchError(ClientError):
     """The scheduler speaks another protocol version than this client (mixed Scaler installations)."""
+
+
+class AuthenticationError(ClientError, PermissionError):
+    pass
 
 
 class MissingObjectError(ClientError, KeyError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn, TypeVar
@@ -42,6 +43,7 @@ def start(prog: str, config: ConfigSection, entry_point: str) -> None:
             setup_logging_from(config)
         except (OSError, ValueError, KeyError) as error:  # what logging raises for bad paths and config files
             fail(prog, f"cannot set up logging: {error}", code=1)
+    _use_credentials(prog, getattr(config, "credentials", None))
     module_name, _, function_name = entry_point.partition(":")
     try:
         module = importlib.import_module(module_name)
@@ -59,3 +61,17 @@ def start(prog: str, config: ConfigSection, entry_point: str) -> None:
         raise SystemExit(130) from None  # the shell convention for "stopped by SIGINT", without a traceback
     except FatalError as error:  # a port in use, a child process gone: one line, no traceback
         fail(prog, str(error), code=1)
+
+
+def _use_credentials(prog: str, path: str | None) -> None:
+    """Check ``--credentials FILE`` now (a clear error, not a failure deep in a socket) and name it in
+    ``SCALER_CREDENTIALS``: every socket of this process, and every process it starts, then uses it."""
+    if path is None:
+        return
+    from scaler.security.credentials import ENVIRONMENT_VARIABLE, CredentialsError, load_credentials
+
+    try:
+        load_credentials(path)
+    except CredentialsError as error:
+        fail(prog, str(error), code=1)
+    os.environ[ENVIRONMENT_VARIABLE] = os.path.abspath(path)

@@ -52,6 +52,7 @@ class LaunchStep:
     # The stack cannot run without it (the scheduler, the object storage it uses): when it exits, all stop.
     # Any other child that exits is reported, and the rest keep running.
     essential: bool = False
+    environment: tuple[tuple[str, str], ...] = ()  # added to the child's environment (credentials: never argv)
 
 
 def section_header(name: str) -> str:

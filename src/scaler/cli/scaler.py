@@ -14,6 +14,8 @@ from scaler.cli.launch_plan import STARTED_SECTIONS, plan_launch, section_header
 from scaler.cli.supervisor import supervise
 from scaler.config import ConfigError, read_toml, setup_logging
 from scaler.config.parser import add_version_argument
+from scaler.security.launcher import with_ephemeral_credentials
+from scaler.security.runtime import withdraw
 
 PROG = "scaler"
 
@@ -45,10 +47,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("a TOML file is required: scaler CONFIG.toml (or scaler --config CONFIG.toml)")
     setup_logging("INFO", ("/dev/stdout",), None)  # before planning: an unknown section is logged as a warning
     try:
-        steps = plan_launch(read_toml(path), path)
+        document = read_toml(path)
+        steps = plan_launch(document, path)
     except ConfigError as error:
         fail(PROG, str(error))
-    raise SystemExit(supervise(steps))
+    steps, published = with_ephemeral_credentials(steps, document, path)
+    try:
+        raise SystemExit(supervise(steps))
+    finally:
+        withdraw(published)
 
 
 if __name__ == "__main__":

@@ -74,7 +74,8 @@ def _start_and_watch(
         with open(config_path, "w", encoding="utf-8") as file:
             file.write(step.toml_text)
         # child_environment(): the child asks the kernel to kill it if the launcher dies without stopping it.
-        process = subprocess.Popen([*step.command, "--config", config_path], env=child_environment())
+        environment = {**child_environment(), **dict(step.environment)}
+        process = subprocess.Popen([*step.command, "--config", config_path], env=environment)
         children.append((step, process))
         logger.info("started %s (pid %d)", step.label, process.pid)
         if step.ready_address is not None and not _wait_until_ready(

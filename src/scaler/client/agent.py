@@ -33,7 +33,7 @@ from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
-from scaler.io.sockets import connect_dealer
+from scaler.io.sockets import FROM_ENVIRONMENT, connect_dealer, new_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import Serializer, load_exception
@@ -65,8 +65,10 @@ class ClientAgent(threading.Thread):
         heartbeat_interval: float,
         timeout_seconds: float,
         object_storage_address: str | None,
+        credentials: Any = FROM_ENVIRONMENT,
     ) -> None:
         super().__init__(name="scaler-client-agent", daemon=True)
+        self._credentials = credentials
         self.client_id = client_id
         self.scheduler_address = scheduler_address
         self.object_storage_address = object_storage_address
@@ -89,7 +91,9 @@ class ClientAgent(threading.Thread):
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
         self._tx_lock = threading.Lock()
-        self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX)
+        self._tx_scheduler = connect_dealer(
+            self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX, credentials
+        )
         self._tx_storage: zmq.Socket[Any] | None = None  # uploads; guarded by _upload_lock
         self._upload_lock = threading.Lock()
         self._deferred_uploads: collections.deque[list[Any]] = collections.deque()
@@ -115,6 +119,7 @@ class ClientAgent(threading.Thread):
             heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0),
             on_message=self._on_message,
             on_event=self._on_link_event,
+            credentials=credentials,
         )
 
     # --- called from user threads ------------------------------------------------------------------------------
@@ -181,12 +186,10 @@ class ClientAgent(threading.Thread):
         if self._tx_storage is None:
             assert self.object_storage_address is not None, "upload before the client is connected"
             identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
-            socket = self._context.socket(zmq.DEALER)
+            socket = new_dealer(self._context, self.object_storage_address, identity, self._credentials)
             socket.setsockopt(zmq.SNDHWM, UPLOAD_HIGH_WATER_MARK)
             socket.setsockopt(zmq.SNDTIMEO, int(self._timeout * 1000))
             socket.setsockopt(zmq.IMMEDIATE, 1)  # queue nothing for a storage that is not connected: block instead
-            socket.setsockopt(zmq.LINGER, 0)
-            socket.setsockopt(zmq.IDENTITY, identity)
             socket.connect(self.object_storage_address)
             self._tx_storage = socket
         return self._tx_storage
@@ -253,7 +256,7 @@ class ClientAgent(threading.Thread):
 
     def _connect_storage(self, address: str) -> None:
         self.object_storage_address = address
-        self._storage = connect_dealer(self._context, address, self.client_id + b"|storage")
+        self._storage = connect_dealer(self._context, address, self.client_id + b"|storage", self._credentials)
         self.loop.add_reader(self._storage, self._on_storage)
         for frames in self._pending_storage:
             self._storage.send_multipart(frames, copy=False)
@@ -280,6 +283,8 @@ class ClientAgent(threading.Thread):
         if isinstance(event, Closed):
             if event.reason is CloseReason.REFUSED:
                 self.failure = errors.ProtocolMismatchError(event.text)
+            elif event.reason is CloseReason.UNAUTHORIZED:
+                self.failure = errors.AuthenticationError(event.text)
             else:
                 self.failure = errors.SchedulerUnavailableError(event.text)
             self.loop.stop()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import logging
+import os
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ from scaler.ids import TaskIdFactory, new_client_id, owner_prefix
 from scaler.io.address import Address
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.credentials import PeerCredentials
+from scaler.security.local import client_credentials
 from scaler.serialization import DEFAULT_SERIALIZER, Serializer
 from scaler.worker.context import current_task_context
 
@@ -64,6 +67,8 @@ class Client:
         submit_timeout_seconds: how long ``submit``/``map`` may block while the scheduler is full (it grants
             each client a window of unfinished tasks, and ``--max-number-of-tasks-waiting`` bounds its queue)
             before raising ``SubmitTimeoutError``; ``None`` waits as long as the scheduler keeps answering.
+        credentials: this client's credentials file (from ``scaler_keys add --role client``) for a scheduler
+            that requires them; by default the file named by ``SCALER_CREDENTIALS``, or none.
 
     Raises:
         ValueError: ``address`` is ``None`` outside a task, or is not a valid address.
@@ -83,6 +88,7 @@ class Client:
         stream_output: bool = False,
         object_storage_address: str | None = None,
         submit_timeout_seconds: float | None = None,
+        credentials: str | os.PathLike[str] | PeerCredentials | None = None,
     ) -> None:
         """Connect to the scheduler at ``address`` and wait for its first answer (parameters: see the class)."""
         context = current_task_context()
@@ -104,7 +110,13 @@ class Client:
         self._identity = new_client_id()
         self._new_task_id = TaskIdFactory()
         self._agent = ClientAgent(
-            self._identity, address, serializer, heartbeat_interval_seconds, timeout_seconds, object_storage_address
+            self._identity,
+            address,
+            serializer,
+            heartbeat_interval_seconds,
+            timeout_seconds,
+            object_storage_address,
+            client_credentials(credentials),
         )
         self._agent.priority = self._priority
         self._credits = self._agent.credits

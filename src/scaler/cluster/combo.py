@@ -20,7 +20,11 @@ from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerCo
 from scaler.config.sections.worker import WorkerConfig
 from scaler.io.address import Address, free_tcp_port
 from scaler.io.lifetime import child_environment
+from scaler.io.sockets import register_local_cluster
 from scaler.scheduler.server import scheduler_options_from_config, stop_process
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
+from scaler.security.ephemeral import ClusterKeys, cluster_keys
+from scaler.security.exposure import is_loopback
 from scaler.worker_manager_adapter.worker_launch import worker_options
 
 logger = logging.getLogger("scaler.cluster")
@@ -91,6 +95,8 @@ class SchedulerClusterCombo:
         logging_level: str = "WARNING",
         logging_paths: tuple[str, ...] = ("/dev/stdout",),
         logging_config_file: str | None = None,
+        credentials: str | os.PathLike[str] | ServerCredentials | None = None,
+        secure: bool = True,
     ) -> None:
         """Start object storage, the scheduler and the workers, without waiting (parameters: see the class)."""
         if address is None:
@@ -107,8 +113,20 @@ class SchedulerClusterCombo:
         self._monitor_address = monitor_address or str(scheduler.with_port_offset(2))  # as the scheduler decides
         self._n_workers = n_workers
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._keys = _cluster_keys(credentials, is_loopback(scheduler)) if secure else None
+        server_environment = self._keys.environment_for_server() if self._keys else {}
+        worker_environment = self._keys.environment_for_workers() if self._keys else {}
+        # Client(address) and other tools in this process connect to the cluster as its owner.
+        self._own_addresses = [self._address, object_storage_address, self._monitor_address]
+        register_local_cluster(self._own_addresses, self._keys.owner if self._keys else None)
+        # Tools this process starts (scaler_top, a subprocess client) inherit the owner's credentials, as text in
+        # the environment: readable by this user only, like the process's memory; restored at shutdown.
+        self._previous_environment = os.environ.get(ENVIRONMENT_VARIABLE)
+        self._own_environment = self._keys.owner.to_toml() if self._keys else None
+        if self._own_environment is not None:
+            os.environ[ENVIRONMENT_VARIABLE] = self._own_environment
         python = sys.executable
-        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level])
+        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level], server_environment)
         # The same config classes as the commands: every value is checked the same way, and turned into what the
         # scheduler and the workers run with in one place each.
         scheduler_config = SchedulerConfig(
@@ -127,7 +145,10 @@ class SchedulerClusterCombo:
             logging_level=cast(Any, logging_level),
         )
         scheduler_options = scheduler_options_from_config(scheduler_config)
-        self._start([python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level])
+        self._start(
+            [python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level],
+            server_environment,
+        )
         worker_config = WorkerConfig(
             object_storage_address=Address.parse(object_storage_address),
             per_worker_capabilities=dict(per_worker_capabilities or {}),
@@ -148,14 +169,23 @@ class SchedulerClusterCombo:
             worker_config, logging_config, scheduler_address=self._address, manager_id=worker_manager_id, prefix="FIX"
         )
         for _ in range(n_workers):
-            self._start([python, "-m", "scaler.worker.agent", options.to_json()])
+            self._start([python, "-m", "scaler.worker.agent", options.to_json()], worker_environment)
         # Accepted for interface compatibility (libraries such as parfun pass them): the combo's processes log
         # at ``logging_level`` to their standard streams.
         del logging_paths, logging_config_file
 
-    def _start(self, command: list[str]) -> None:
+    def _start(self, command: list[str], environment: dict[str, str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).
-        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=child_environment()))
+        env = {**child_environment(), **environment}
+        if not environment:
+            env.pop(ENVIRONMENT_VARIABLE, None)
+        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env))
+
+    @property
+    def owner_credentials(self) -> PeerCredentials | None:
+        """The credentials this process's clients use (None when ``secure=False``): pass them to a client in
+        another process of yours, e.g. ``Client(address, credentials=combo.owner_credentials)``."""
+        return self._keys.owner if self._keys else None
 
     def get_address(self) -> str:
         """The scheduler's address, to give to ``Client(address=...)``."""
@@ -174,6 +204,13 @@ class SchedulerClusterCombo:
     def shutdown(self) -> None:
         """Stop the workers, then the scheduler, then object storage."""
         processes, self._processes = self._processes, []
+        register_local_cluster(self._own_addresses, None)
+        if self._own_environment is not None and os.environ.get(ENVIRONMENT_VARIABLE) == self._own_environment:
+            if self._previous_environment is None:
+                os.environ.pop(ENVIRONMENT_VARIABLE, None)
+            else:
+                os.environ[ENVIRONMENT_VARIABLE] = self._previous_environment
+            self._own_environment = None
         started = time.monotonic()
         for process in reversed(processes):
             if process.poll() is None:
@@ -207,3 +244,10 @@ class SchedulerClusterCombo:
             self.shutdown()
         except Exception:
             pass
+
+
+def _cluster_keys(credentials: str | os.PathLike[str] | ServerCredentials | None, loopback: bool) -> ClusterKeys:
+    loaded = resolve(credentials)
+    if loaded is not None and not isinstance(loaded, ServerCredentials):
+        raise ValueError("SchedulerClusterCombo(credentials=...) takes a scheduler's credentials (scaler_keys init)")
+    return cluster_keys(loaded, loopback)

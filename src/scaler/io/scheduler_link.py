@@ -32,7 +32,7 @@ from scaler.io.scheduler_link_core import (
     SendProbe,
     Warn,
 )
-from scaler.io.sockets import new_dealer
+from scaler.io.sockets import FROM_ENVIRONMENT, new_dealer, secured
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
@@ -46,6 +46,7 @@ _MONITORED = (
     | zmq.EVENT_HANDSHAKE_SUCCEEDED
     | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
     | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    | zmq.EVENT_HANDSHAKE_FAILED_AUTH
 )
 _ECHOES = (m.ClientHeartbeatEcho, m.WorkerHeartbeatEcho, m.WorkerManagerHeartbeatEcho)
 
@@ -64,6 +65,7 @@ class SchedulerLink:
         on_message: Callable[[Any], None],
         on_event: Callable[[LinkEvent], None],
         waiting_warning_seconds: float = 3.0,
+        credentials: Any = FROM_ENVIRONMENT,
     ) -> None:
         """``heartbeat`` builds the peer's heartbeat message (None: this peer sends none and expects no echo)."""
         self.address = address
@@ -74,7 +76,8 @@ class SchedulerLink:
             death_timeout,
             waiting_warning_seconds,
         )
-        self.socket = new_dealer(context, address, identity)
+        self.socket = new_dealer(context, address, identity, credentials)
+        self._secured = secured(credentials, address)
         self._monitor = self.socket.get_monitor_socket(_MONITORED)
         self.socket.connect(address)
         self._heartbeat = heartbeat
@@ -158,12 +161,18 @@ class SchedulerLink:
     def _on_monitor(self) -> None:
         for _ in range(100):
             try:
-                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)["event"]
+                report = recv_monitor_message(self._monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
             except zmq.ZMQError:  # the monitor was closed
                 return
-            refused = False
+            event, refused = report["event"], False
+            if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or (
+                event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                and report["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+            ):
+                self._act(self.core.on_authentication_failed(self._secured))
+                continue
             if event == zmq.EVENT_CONNECTED:
                 self._awaiting_handshake = True
             elif event == zmq.EVENT_HANDSHAKE_SUCCEEDED:

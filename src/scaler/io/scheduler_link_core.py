@@ -20,6 +20,7 @@ class CloseReason(enum.Enum):
     DEAD = "dead"  # the scheduler was silent for the death timeout
     REFUSED = "refused"  # the scheduler answered but refused this peer (protocol version, duplicate id)
     WRONG_PEER = "wrong peer"  # something answers at the address, and it is not a scheduler
+    UNAUTHORIZED = "unauthorized"  # the scheduler refused this peer's credentials (or their absence)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,20 @@ class SchedulerLinkCore:
     def on_refused(self, text: str) -> list[LinkEvent]:
         """The scheduler answered with a refusal (protocol mismatch, an id already in use)."""
         return self._close(CloseReason.REFUSED, text)
+
+    def on_authentication_failed(self, with_credentials: bool) -> list[LinkEvent]:
+        """The security handshake failed: the scheduler refused this peer's key, or one side has none."""
+        if with_credentials:
+            text = (
+                f"the scheduler at {self.address} refused this peer's credentials (unknown or revoked key, or a "
+                "scheduler without credentials)"
+            )
+        else:
+            text = (
+                f"the scheduler at {self.address} requires credentials: pass credentials=FILE (--credentials, "
+                "or set SCALER_CREDENTIALS)"
+            )
+        return self._close(CloseReason.UNAUTHORIZED, text)
 
     def on_storage_reply(self) -> list[LinkEvent]:
         """An answer to the probe: an object storage server, not a scheduler, listens at the address."""

@@ -8,6 +8,7 @@ from typing import Any
 
 import zmq
 
+from scaler.io.sockets import secure_client
 from scaler.protocol.status import SchedulerStatus, StatusDecodeError, decode_status
 
 logger = logging.getLogger("scaler.monitor")
@@ -23,6 +24,7 @@ def configure_subscriber(socket: zmq.Socket[Any], address: str, *, latest_only: 
     if latest_only:
         socket.setsockopt(zmq.CONFLATE, 1)  # must precede connect()
     socket.setsockopt(zmq.SUBSCRIBE, b"")
+    secure_client(socket, address)  # a secured monitor stream admits admins only
     socket.connect(address)
 
 

@@ -16,13 +16,18 @@ from typing import Any
 import zmq
 
 from scaler.ids import OWNER_PREFIX_BYTES, owner_prefix, short
+from scaler.io.address import Address
 from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import EventLoop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import BindError, bind_router
+from scaler.io.sockets import BindError, bind_router, environment_server_credentials, keyring_of
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.credentials import ServerCredentials
+from scaler.security.exposure import warn_if_exposed
+from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.roles import StorageGuard
 
 logger = logging.getLogger("scaler.object_storage")
 
@@ -37,21 +42,33 @@ _refusal_log = RateLimitedLog(logger)
 
 
 class ObjectStorageServer:
-    def __init__(self, address: str, context: zmq.Context[Any] | None = None, max_bytes_per_owner: int = 0) -> None:
+    def __init__(
+        self,
+        address: str,
+        context: zmq.Context[Any] | None = None,
+        max_bytes_per_owner: int = 0,
+        credentials: ServerCredentials | None = None,
+    ) -> None:
         self.address = address
         self._context = context or zmq.Context.instance()
-        self._socket = bind_router(self._context, address, inbound_high_water_mark=INBOUND_HIGH_WATER_MARK)
+        self._socket = bind_router(
+            self._context, address, inbound_high_water_mark=INBOUND_HIGH_WATER_MARK, credentials=credentials
+        )
+        self._guard = StorageGuard(keyring_of(self._context, credentials)) if credentials else None
         self._store = ObjectStore(max_bytes_per_owner)
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
         self.loop.call_every(_TICK_SECONDS, self._on_tick)
         self.loop.call_every(TRIM_INTERVAL_SECONDS, release_free_memory)
+        self._refusals = HandshakeFailureLog(self._socket, self.loop, "object storage") if credentials else None
 
     def run(self) -> None:
         logger.info("object storage server listening on %s (pid %d)", self.address, os.getpid())
         try:
             self.loop.run()
         finally:
+            if self._refusals is not None:
+                self._refusals.close()
             self._socket.close(linger=0)
             logger.info("object storage server on %s stopped", self.address)
 
@@ -79,7 +96,19 @@ class ObjectStorageServer:
         if len(requests) != 1:
             _drop_log.warning(f"dropping request from {short(peer)}", f"expected one header, got {len(requests)}")
             return
+        if self._guard is not None:
+            refusal = self._guard.check(str(frames[1].get("User-Id")), requests[0])
+            if refusal is not None:
+                self._refuse(peer, requests[0])
+                return
         self._dispatch(peer, requests[0], frames[2:])
+
+    def _refuse(self, peer: bytes, request: Any) -> None:
+        """Answer a refused request as if there were nothing to give: the peer learns nothing, and waits for nothing."""
+        if isinstance(request, m.ObjectGet):
+            self._reply(peer, m.ObjectData(request.object_id, request.request_id, False))
+        elif getattr(request, "request_id", 0):
+            self._reply(peer, m.ObjectAck(request.request_id, 0))
 
     def _dispatch(self, peer: bytes, request: Any, payload: list[zmq.Frame]) -> None:
         now = time.monotonic()
@@ -133,14 +162,23 @@ def _owns(peer: bytes, object_id: bytes) -> bool:
     return False
 
 
-def serve(address: str, max_bytes_per_owner: int = 0, ready_fd: int | None = None) -> None:
-    """Run an object storage server in this process until SIGINT/SIGTERM.
+def serve(
+    address: str,
+    max_bytes_per_owner: int = 0,
+    ready_fd: int | None = None,
+    credentials: ServerCredentials | None = None,
+) -> None:
+    """Run an object storage server in this process until SIGINT/SIGTERM, secured with ``credentials`` (or with
+    the scheduler's credentials named by ``SCALER_CREDENTIALS``), if any.
 
     With ``ready_fd``, report on that pipe whether it started: "ok", or the one-line reason it could not (the
     scheduler that started it turns that into its own one-line error), then close it.
     """
+    credentials = credentials or environment_server_credentials()
+    if credentials is None:
+        warn_if_exposed(Address.parse(address), "object storage")
     try:
-        server = ObjectStorageServer(address, max_bytes_per_owner=max_bytes_per_owner)
+        server = ObjectStorageServer(address, max_bytes_per_owner=max_bytes_per_owner, credentials=credentials)
     except BindError as error:
         if ready_fd is None:
             raise
@@ -159,4 +197,10 @@ def _report_ready(fd: int, text: str) -> None:
 
 def run_object_storage_server(config: Any) -> None:
     """Entry point of ``scaler_object_storage_server`` (``config``: ``scaler.config.ObjectStorageServerConfig``)."""
-    serve(str(config.object_storage_address), config.max_bytes_per_owner)
+    from scaler.security.credentials import load_credentials
+
+    source = getattr(config, "credentials", None)
+    credentials = load_credentials(source) if source else None
+    if credentials is not None and not isinstance(credentials, ServerCredentials):
+        raise SystemExit(f"scaler_object_storage_server: error: {source} is not a scheduler's credentials file")
+    serve(str(config.object_storage_address), config.max_bytes_per_owner, credentials=credentials)

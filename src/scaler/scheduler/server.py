@@ -37,11 +37,17 @@ from scaler.io.lifetime import child_environment
 from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.io.loop import make_event_loop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import BindError, bind_router, bind_socket, connect_dealer
+from scaler.io.sockets import BindError, bind_publisher, bind_router, connect_dealer, keyring_of, stop_authentication
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
+from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
+from scaler.security.exposure import warn_if_exposed
+from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.roles import SchedulerGuard
+from scaler.security.runtime import cluster_file, withdraw
 
 if TYPE_CHECKING:
     from scaler.scheduler.policy.engine import PolicyEngine
@@ -74,6 +80,7 @@ class SchedulerOptions:
     object_storage_max_bytes_per_owner: int = 0  # for the object storage server the scheduler starts
     io_threads: int = 1
     status_report_interval_seconds: float = STATUS_INTERVAL_SECONDS
+    credentials: ServerCredentials | None = None  # None: no authentication, no encryption (loopback only!)
 
 
 class SchedulerServer:
@@ -85,7 +92,9 @@ class SchedulerServer:
         self._storage_process: subprocess.Popen[bytes] | None = None
         if options.object_storage_address is None:
             quota = options.object_storage_max_bytes_per_owner
-            self._storage_process = start_object_storage_process(self.object_storage_address, quota)
+            self._storage_process = start_object_storage_process(
+                self.object_storage_address, quota, options.credentials
+            )
         try:
             self._setup(options)
         except BaseException:
@@ -101,12 +110,19 @@ class SchedulerServer:
         self.core = SchedulerCore(settings, _make_policy(options.policy_engine_type, options.policy_content))
 
         self._context: zmq.Context[Any] = zmq.Context(io_threads=options.io_threads)
-        self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES)
+        credentials = options.credentials
+        self._guard = SchedulerGuard(keyring_of(self._context, credentials)) if credentials else None
+        self._reload_requested = False
+        if credentials is None:
+            warn_if_exposed(Address.parse(self.address), "the scheduler")
+            # A launcher's file for a secured cluster that was here before (it crashed) would make this user's
+            # clients offer credentials to a scheduler that has none.
+            withdraw([cluster_file(self.address)])
+        self._router = bind_router(self._context, self.address, MAX_CONTROL_MESSAGE_BYTES, credentials=credentials)
         identity = b"Scheduler|" + os.urandom(4).hex().encode()
-        self._storage = connect_dealer(self._context, self.object_storage_address, identity)
-        self._monitor = self._context.socket(zmq.PUB)
-        self._monitor.setsockopt(zmq.LINGER, 0)
-        bind_socket(self._monitor, self.monitor_address)
+        own_key = credentials.as_peer() if credentials else None
+        self._storage = connect_dealer(self._context, self.object_storage_address, identity, own_key)
+        self._monitor = bind_publisher(self._context, self.monitor_address, credentials)
         self._owner_prefixes: dict[bytes, bytes] = {}  # client id -> its owner prefix, computed once
         self._listed_clients = 0
         self.failure: StorageDiedError | None = None
@@ -114,6 +130,7 @@ class SchedulerServer:
         self._closed = False
         self.loop = make_event_loop(options.event_loop)
         self.loop.add_reader(self._router, self._on_router)
+        self._refusals = HandshakeFailureLog(self._router, self.loop, "the scheduler") if credentials else None
         self.loop.add_reader(self._storage, self._on_storage)
         self.loop.call_every(TICK_SECONDS, self._on_tick)
         self.loop.call_every(OWNER_LIST_SECONDS, self._list_owners, first_delay=0)
@@ -140,8 +157,11 @@ class SchedulerServer:
         if self._closed:
             return
         self._closed = True
+        if self._refusals is not None:
+            self._refusals.close()
         for socket in (self._router, self._storage, self._monitor):
             socket.close(linger=0)
+        stop_authentication(self._context)
         self._context.term()
         if self._storage_process is not None:
             stop_process(self._storage_process)
@@ -149,6 +169,9 @@ class SchedulerServer:
         logger.info("scheduler on %s stopped", self.address)
 
     def _on_router(self) -> None:
+        if self._guard is not None:
+            self._on_router_secured(self._guard)
+            return
         router, core, now = self._router, self.core, time.monotonic()
         for _ in range(_DRAIN_LIMIT):
             try:
@@ -169,6 +192,62 @@ class SchedulerServer:
             for message in messages:
                 core.handle(peer, message, now)
 
+    def _on_router_secured(self, guard: SchedulerGuard) -> None:
+        """``_on_router`` with every message checked against its sender's key and role before the core sees it."""
+        router, core, now = self._router, self.core, time.monotonic()
+        for _ in range(_DRAIN_LIMIT):
+            try:
+                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            peer = frames[0].bytes
+            if peer.endswith(SEND_ONLY_SUFFIX):
+                peer = peer[: -len(SEND_ONLY_SUFFIX)]
+            if len(frames) != 2:
+                logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
+                continue
+            key = str(frames[1].get("User-Id"))
+            who = guard.admit(peer, key)
+            if isinstance(who, str):
+                continue
+            try:
+                messages = codec.decode(frames[1].buffer)
+            except codec.DecodeError as error:
+                logger.warning("dropping message from %s: %s", short(peer), error)
+                continue
+            for message in messages:
+                refusal = guard.check(peer, key, who, message, self._running_tasks)
+                if refusal is None:
+                    core.handle(peer, message, now)
+                elif isinstance(message, m.ClientDisconnect):
+                    router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
+                elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
+                    router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
+
+    def _running_tasks(self, peers: Any) -> bool:
+        workers = self.core.workers
+        return any(peer in workers and workers[peer].tasks for peer in peers)
+
+    def _check_revocations(self, guard: SchedulerGuard) -> None:
+        if self._reload_requested:
+            self._reload_requested = False
+            guard.keyring.reload()
+        guard.keyring.maybe_reload()
+        now = time.monotonic()
+        for key in guard.keyring.take_revoked():
+            for peer in guard.forget(key):
+                if peer in self.core.workers:
+                    logger.warning("disconnecting worker %s: its credentials were revoked", short(peer))
+                    self._router.send_multipart([peer, codec.encode_one(m.WorkerShutdown("credentials revoked"))])
+                    self.core.handle(peer, m.WorkerDisconnect("credentials revoked"), now)
+                elif peer in self.core.clients:
+                    logger.warning("disconnecting client %s: its credentials were revoked", short(peer))
+                    self.core.handle(peer, m.ClientDisconnect(False), now)
+
+    def request_key_reload(self) -> None:
+        """Re-read the authorized keys at the next tick (safe to call from a signal handler)."""
+        self._reload_requested = True
+
     def _on_storage(self) -> None:
         while True:  # acknowledgements of deletions: nothing to do with them but drain
             try:
@@ -177,6 +256,8 @@ class SchedulerServer:
                 return
 
     def _on_tick(self) -> None:
+        if self._guard is not None:
+            self._check_revocations(self._guard)
         self.core.tick(time.monotonic())
         process = self._storage_process
         if process is not None and process.poll() is not None and self.failure is None:
@@ -225,13 +306,21 @@ class SchedulerServer:
             self.loop.stop()
 
 
-def start_object_storage_process(address: str, max_bytes_per_owner: int = 0) -> subprocess.Popen[bytes]:
-    """Start an object storage server and wait until it is listening; ``BindError`` (one line) if it cannot."""
+def start_object_storage_process(
+    address: str, max_bytes_per_owner: int = 0, credentials: ServerCredentials | None = None
+) -> subprocess.Popen[bytes]:
+    """Start an object storage server and wait until it is listening; ``BindError`` (one line) if it cannot.
+    It is secured with the scheduler's ``credentials``, handed over in its environment (a command line is
+    visible to every local user)."""
     logger.info("starting object storage server at %s", address)
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # the scheduler's own logging level
     command = [sys.executable, "-m", "scaler.object_storage", address, level, str(max_bytes_per_owner)]
     ready_read, ready_write = os.pipe()
     environment = {**child_environment(), "SCALER_READY_FD": str(ready_write)}
+    environment.pop(ENVIRONMENT_VARIABLE, None)
+    if credentials is not None:
+        source = credentials.path.resolve() if credentials.path else None
+        environment[ENVIRONMENT_VARIABLE] = str(source) if source else credentials.to_toml()
     try:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, pass_fds=(ready_write,))
     finally:
@@ -281,6 +370,8 @@ def _make_policy(engine_type: str, content: str) -> PolicyEngine:
 def serve(options: SchedulerOptions) -> None:
     server = SchedulerServer(options)
     server.loop.stop_on_signals()
+    if options.credentials is not None and hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: server.request_key_reload())
     server.run()
     if server.failure is not None:
         raise server.failure
@@ -312,9 +403,22 @@ def scheduler_options_from_config(config: SchedulerConfig) -> SchedulerOptions:
         object_storage_max_bytes_per_owner=config.object_storage_max_bytes_per_owner,
         io_threads=config.io_threads,
         status_report_interval_seconds=config.status_report_interval_seconds,
+        credentials=_server_credentials(getattr(config, "credentials", None)),
     )
 
 
 def run_scheduler(config: SchedulerConfig) -> None:
     """Entry point of ``scaler_scheduler``."""
     serve(scheduler_options_from_config(config))
+
+
+def _server_credentials(source: str | None) -> ServerCredentials | None:
+    """The scheduler's credentials: ``--credentials`` or else ``SCALER_CREDENTIALS`` (a scheduler's file)."""
+    from scaler.io.sockets import environment_server_credentials
+    from scaler.security.credentials import load_credentials
+
+    loaded = load_credentials(source) if source else environment_server_credentials()
+    if loaded is not None and not isinstance(loaded, ServerCredentials):
+        raise SystemExit(f"scaler_scheduler: error: {source or ENVIRONMENT_VARIABLE} holds a {loaded.role}'s "
+                         "credentials, not a scheduler's (create one with scaler_keys init)")
+    return loaded

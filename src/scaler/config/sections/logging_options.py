@@ -9,13 +9,14 @@ import dataclasses
 from typing import ClassVar, Literal
 
 from scaler.config.checks import existing_file, non_empty
-from scaler.config.options import ConfigSection, option
+from scaler.config.options import option
+from scaler.config.sections.security import CredentialsConfig
 
 LoggingLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class LoggingConfig(ConfigSection):
+class LoggingConfig(CredentialsConfig):
     """Where and how verbosely a process logs."""
 
     options_title: ClassVar[str] = "logging options"

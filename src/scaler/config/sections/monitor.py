@@ -11,6 +11,7 @@ from typing import ClassVar
 from scaler.config.checks import greater_than, parse_host_port
 from scaler.config.options import ConfigSection, option
 from scaler.config.sections.logging_options import LoggingConfig
+from scaler.config.sections.security import credentials_option
 from scaler.io.address import Address
 
 _MONITOR_ADDRESS_HELP = "the scheduler's monitor address (by default the scheduler's port + 2)"
@@ -27,6 +28,7 @@ class TopConfig(ConfigSection):
     timeout: float = option(
         5.0, short="-t", check=greater_than(0), help="seconds to wait for a status message before giving up"
     )
+    credentials: str | None = credentials_option()
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

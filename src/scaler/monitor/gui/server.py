@@ -27,8 +27,10 @@ import zmq.asyncio
 
 from scaler.config import GuiConfig
 from scaler.config.checks import split_host_port
+from scaler.io.address import Address
 from scaler.monitor.gui.model import MonitorModel
 from scaler.monitor.subscriber import configure_subscriber, decode_or_none
+from scaler.security.exposure import is_loopback
 
 try:
     from aiohttp import WSCloseCode, WSMsgType, web
@@ -114,9 +116,13 @@ class Hub:
                 self.broadcast({"type": "idle", "seconds": round(silent)})
 
 
-def make_app(monitor_address: str) -> web.Application:
+def make_app(monitor_address: str, token: str | None = None) -> web.Application:
+    """``token``: required of every request (see ``token``); None serves anyone who reaches the port."""
     hub = Hub()
-    app = web.Application(middlewares=[_security_headers])
+    from scaler.monitor.gui.token import token_middleware  # after the aiohttp check above
+
+    middlewares = [_security_headers, *([token_middleware(token)] if token else [])]
+    app = web.Application(middlewares=middlewares)
     sockets: set[web.WebSocketResponse] = set()
 
     async def index(request: web.Request) -> web.FileResponse:
@@ -183,12 +189,19 @@ def _encode(message: dict[str, Any]) -> str:
 async def serve(monitor_address: str, host: str, port: int, stop: asyncio.Event | None = None) -> None:
     """Serve until ``stop`` is set (by default: until SIGINT or SIGTERM)."""
     stop = stop or _stop_on_signals()
-    runner = web.AppRunner(make_app(monitor_address), access_log=None)
+    # Reachable from other machines: only those given the URL (with its token) may look.
+    from scaler.monitor.gui.token import new_token
+
+    token = None if is_loopback(Address("tcp", host or "0.0.0.0", port)) else new_token()
+    runner = web.AppRunner(make_app(monitor_address, token), access_log=None)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
         shown = f"[{host}]" if ":" in host else host
-        logger.info("scaler_gui serving http://%s:%d/ for the scheduler monitor at %s", shown, port, monitor_address)
+        query = f"?token={token}" if token else ""
+        logger.info(
+            "scaler_gui serving http://%s:%d/%s for the scheduler monitor at %s", shown, port, query, monitor_address
+        )
         await stop.wait()
     finally:
         await runner.cleanup()

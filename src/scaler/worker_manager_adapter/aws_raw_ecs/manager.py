@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 
+from scaler.security.credentials import remote_worker_environment
 from scaler.worker_manager_adapter.aws_common.sdk import MissingExtraError
 from scaler.worker_manager_adapter.aws_raw_ecs.config import AwsRawEcsConfig
 from scaler.worker_manager_adapter.aws_raw_ecs.provisioner import EcsProvisioner
@@ -42,6 +43,7 @@ def run_aws_raw_ecs(config: AwsRawEcsConfig) -> None:
             "COMMAND": unit_worker_command(config, manager_id, config.ecs_task_cpu, WORKER_TYPE),
             "PYTHON_REQUIREMENTS": config.ecs_python_requirements,
             "PYTHON_VERSION": config.ecs_python_version,
+            **remote_worker_environment(),  # the workers' credentials: in the environment, never in COMMAND
         },
         started_by=_started_by(manager_id),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from scaler.security.credentials import remote_worker_environment
 from scaler.worker_manager_adapter.oci_common.startup import checked, connection_from_config, open_gateway
 from scaler.worker_manager_adapter.oci_raw.config import OciRawConfig
 from scaler.worker_manager_adapter.oci_raw.provisioner import OciRawProvisioner, RawUnitSettings
@@ -38,7 +39,11 @@ def unit_settings(config: OciRawConfig) -> RawUnitSettings:
         workers_per_unit=workers_per_unit(config),
         instance=template,
         command=lambda suffix: worker_command(config, suffix),
-        environment={"PYTHON_REQUIREMENTS": config.requirements_txt, "PYTHON_VERSION": config.python_version},
+        environment={
+            "PYTHON_REQUIREMENTS": config.requirements_txt,
+            "PYTHON_VERSION": config.python_version,
+            **remote_worker_environment(),  # the workers' credentials: in the environment, never in COMMAND
+        },
         refresh_interval_seconds=max(0.5, min(5.0, config.heartbeat_interval_seconds)),
         start_timeout_seconds=config.instance_start_timeout_seconds,
     )

@@ -1,0 +1,87 @@
+"""The role tables and ownership rules, driven directly (no sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from scaler.ids import owner_prefix, random_object_id
+from scaler.protocol import messages as m
+from scaler.security.credentials import Identity, PeerCredentials, new_peer_credentials, new_server_credentials
+from scaler.security.keyring import KeyRing
+from scaler.security.roles import SchedulerGuard, StorageGuard
+
+SERVER = new_server_credentials()
+PEERS = {role: new_peer_credentials(SERVER, role, role) for role in ("client", "worker", "manager", "admin")}
+OTHER_CLIENT = new_peer_credentials(SERVER, "other", "client")
+RING = KeyRing(
+    type(SERVER)(
+        SERVER.public_key,
+        SERVER.secret_key,
+        {peer.public_key: Identity(peer.name, peer.role) for peer in (*PEERS.values(), OTHER_CLIENT)},
+    )
+)
+
+
+def _never_running(_: Iterable[bytes]) -> bool:
+    return False
+
+
+def _check(guard: SchedulerGuard, peer: bytes, credentials: PeerCredentials, message: object) -> str | None:
+    who = guard.admit(peer, credentials.public_key)
+    assert isinstance(who, Identity), who
+    return guard.check(peer, credentials.public_key, who, message, _never_running)
+
+
+def _task(client_id: bytes) -> m.Task:
+    return m.Task(b"t" * 16, client_id, b"f" * 32, b"", (), {}, {}, 0, 0, "f")
+
+
+def test_each_role_sends_only_its_own_messages() -> None:
+    guard = SchedulerGuard(RING)
+    heartbeat = m.WorkerHeartbeat(m.PROTOCOL_VERSION, {}, 1, 0, "", "h", 0.0, 0, 0, (), 0)
+    manager_heartbeat = m.WorkerManagerHeartbeat(m.PROTOCOL_VERSION, "m", 1, {}, 0)
+    assert _check(guard, b"Client|c", PEERS["client"], _task(b"Client|c")) is None
+    assert _check(guard, b"Client|c", PEERS["client"], heartbeat) is not None  # a client posing as a worker
+    assert _check(guard, b"Client|c", PEERS["client"], manager_heartbeat) is not None
+    assert _check(guard, b"Worker|w", PEERS["worker"], heartbeat) is None
+    assert "inside a running task" in (_check(guard, b"Worker|w", PEERS["worker"], _task(b"Worker|w")) or "")
+    assert _check(guard, b"Worker|w", PEERS["worker"], manager_heartbeat) is not None
+    assert _check(guard, b"Mgr|m", PEERS["manager"], manager_heartbeat) is None
+    assert _check(guard, b"Mgr|m", PEERS["manager"], m.WorkerDied(b"Worker|w", 1)) is None
+    assert _check(guard, b"Worker|w", PEERS["worker"], m.WorkerDied(b"Worker|x", 1)) is not None
+
+
+def test_only_an_admin_shuts_down_and_a_task_names_its_sender() -> None:
+    guard = SchedulerGuard(RING)
+    for role in ("client", "worker", "manager"):
+        refusal = _check(guard, f"Client|{role}".encode(), PEERS[role], m.ClientDisconnect(True))
+        assert "only an admin" in (refusal or "")
+    assert _check(guard, b"Client|a", PEERS["admin"], m.ClientDisconnect(True)) is None
+    assert _check(guard, b"Client|c", PEERS["client"], m.ClientDisconnect(False)) is None
+    assert "another client" in (_check(guard, b"Client|c", PEERS["client"], _task(b"Client|victim")) or "")
+
+
+def test_an_identity_belongs_to_the_first_key_that_used_it() -> None:
+    guard = SchedulerGuard(RING)
+    assert isinstance(guard.admit(b"Client|c", PEERS["client"].public_key), Identity)
+    assert "belongs to another key" in str(guard.admit(b"Client|c", OTHER_CLIENT.public_key))
+    assert "unknown" in str(guard.admit(b"Client|x", new_server_credentials().public_key))
+    assert guard.forget(PEERS["client"].public_key) == {b"Client|c"}
+    assert isinstance(guard.admit(b"Client|c", OTHER_CLIENT.public_key), Identity)  # free once revoked
+
+
+def test_clients_touch_only_their_own_objects_workers_any_but_never_delete_an_owner() -> None:
+    guard = StorageGuard(RING)
+    mine, theirs = random_object_id(b"Client|c"), random_object_id(b"Client|o")
+    client, other, worker = PEERS["client"].public_key, OTHER_CLIENT.public_key, PEERS["worker"].public_key
+    assert guard.check(client, m.ObjectPut(mine, 0)) is None  # the first key to use a prefix holds it
+    assert guard.check(other, m.ObjectPut(theirs, 0)) is None
+    assert guard.check(other, m.ObjectGet(mine, 1, False)) is not None
+    assert guard.check(other, m.ObjectDelete((theirs, mine), 1)) is not None
+    assert guard.check(other, m.ObjectDeleteOwner(owner_prefix(b"Client|c"), 1)) is not None
+    assert guard.check(client, m.ObjectGet(mine, 1, False)) is None
+    assert guard.check(worker, m.ObjectGet(mine, 1, False)) is None
+    assert guard.check(worker, m.ObjectPut(random_object_id(b"Client|c"), 0)) is None  # a result
+    assert guard.check(worker, m.ObjectDeleteOwner(owner_prefix(b"Client|c"), 1)) is not None
+    assert guard.check(client, m.ObjectStats(1)) is None
+    assert guard.check(new_server_credentials().public_key, m.ObjectStats(1)) is not None
