@@ -28,7 +28,7 @@ def test_oci_raw_units_get_the_credentials_text_in_their_environment(
     config = resolve_config(OciRawConfig, cli={
         "scheduler_address": "tcp://10.0.0.1:8516", "worker_manager_id": "wm", "compartment_id": COMPARTMENT_ID,
         "availability_domain": "AD-1", "subnet_id": SUBNET_ID, "container_image": "img", "python_version": "3.12",
-        "requirements_txt": "numpy",
+        "requirements_txt": "scaler[oci]\nnumpy",
     })  # fmt: skip
     settings = unit_settings(config)
     secret = credentials.read_text().split("secret_key = ")[1].split("\n")[0]
