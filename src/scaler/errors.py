@@ -97,7 +97,8 @@ class ProtocolMismatchError(ClientError):
 
 
 class AuthenticationError(ClientError, PermissionError):
-    pass
+    """The scheduler or object storage refused this peer's credentials (none, an unknown or revoked key, or a
+    role that may not do what was asked); see the README's Security section and ``scaler_keys``."""
 
 
 class MissingObjectError(ClientError, KeyError):

@@ -85,3 +85,13 @@ def test_clients_touch_only_their_own_objects_workers_any_but_never_delete_an_ow
     assert guard.check(worker, m.ObjectDeleteOwner(owner_prefix(b"Client|c"), 1)) is not None
     assert guard.check(client, m.ObjectStats(1)) is None
     assert guard.check(new_server_credentials().public_key, m.ObjectStats(1)) is not None
+
+
+def test_every_message_the_scheduler_handles_has_roles() -> None:
+    """A message type the scheduler core handles but the role table does not list would be refused from everyone
+    on a secured cluster (as submit credits and task-started notices once were)."""
+    from scaler.scheduler.core import SchedulerCore
+    from scaler.security.roles import SCHEDULER_PERMISSIONS
+
+    missing = sorted(kind.__name__ for kind in SchedulerCore._handlers if kind not in SCHEDULER_PERMISSIONS)
+    assert missing == []

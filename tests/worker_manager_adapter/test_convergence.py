@@ -61,7 +61,7 @@ def test_the_manager_logs_a_requested_scale_down_and_the_stop(caplog: pytest.Log
         assert "worker manager 'wm': starting 2 unit(s)" in caplog.text
         assert "worker manager 'wm': stopping 2 idle unit(s)" in caplog.text
     finally:
-        runner._scheduler.close(linger=0)
+        runner._scheduler.close(0)
         runner._context.term()
     slow = WorkerManagerRunner(f"tcp://127.0.0.1:{free_tcp_port()}", "wm2", CountingProvisioner(), -1, {}, 1.0, 30.0)
     try:

@@ -25,6 +25,7 @@ from scaler.scheduler.server import scheduler_options_from_config, stop_process
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
 from scaler.security.ephemeral import ClusterKeys, cluster_keys
 from scaler.security.exposure import is_loopback
+from scaler.security.runtime import publish, withdraw
 from scaler.worker_manager_adapter.worker_launch import worker_options
 
 logger = logging.getLogger("scaler.cluster")
@@ -65,6 +66,11 @@ class SchedulerClusterCombo:
         logging_level: the processes' logging level.
         logging_paths: accepted for compatibility; the processes log to their standard streams.
         logging_config_file: accepted for compatibility, ignored likewise.
+        credentials: a scheduler's credentials file (``scaler_keys init``) whose authorized peers may connect
+            too; by default fresh keys that only this user's processes can find (in its private runtime
+            directory, by address), so that other local users cannot submit to the cluster.
+        secure: ``False`` turns authentication and encryption off: anyone who can reach the ports may then
+            run code on the workers.
     """
 
     def __init__(
@@ -119,12 +125,10 @@ class SchedulerClusterCombo:
         # Client(address) and other tools in this process connect to the cluster as its owner.
         self._own_addresses = [self._address, object_storage_address, self._monitor_address]
         register_local_cluster(self._own_addresses, self._keys.owner if self._keys else None)
-        # Tools this process starts (scaler_top, a subprocess client) inherit the owner's credentials, as text in
-        # the environment: readable by this user only, like the process's memory; restored at shutdown.
-        self._previous_environment = os.environ.get(ENVIRONMENT_VARIABLE)
-        self._own_environment = self._keys.owner.to_toml() if self._keys else None
-        if self._own_environment is not None:
-            os.environ[ENVIRONMENT_VARIABLE] = self._own_environment
+        # This user's other processes (scaler_top, a script in another terminal) find the owner's credentials by
+        # address in the user's 0700 runtime directory, as for `scaler CONFIG.toml`; removed at shutdown. Not an
+        # environment variable of this process: that would apply to every cluster this process talks to.
+        self._published = publish(self._own_addresses, self._keys.owner) if self._keys else []
         python = sys.executable
         self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level], server_environment)
         # The same config classes as the commands: every value is checked the same way, and turned into what the
@@ -205,12 +209,8 @@ class SchedulerClusterCombo:
         """Stop the workers, then the scheduler, then object storage."""
         processes, self._processes = self._processes, []
         register_local_cluster(self._own_addresses, None)
-        if self._own_environment is not None and os.environ.get(ENVIRONMENT_VARIABLE) == self._own_environment:
-            if self._previous_environment is None:
-                os.environ.pop(ENVIRONMENT_VARIABLE, None)
-            else:
-                os.environ[ENVIRONMENT_VARIABLE] = self._previous_environment
-            self._own_environment = None
+        withdraw(self._published)
+        self._published = []
         started = time.monotonic()
         for process in reversed(processes):
             if process.poll() is None:
