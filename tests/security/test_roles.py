@@ -71,9 +71,10 @@ def test_a_peer_without_keys_runs_nothing_and_gets_nothing(secured: SecuredClust
 
 @pytest.mark.parametrize("credentials", ["none", "unknown key"])
 def test_a_client_without_valid_credentials_gets_an_authentication_error(
-    secured: SecuredCluster, credentials: str, monkeypatch: pytest.MonkeyPatch
+    secured: SecuredCluster, credentials: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("SCALER_CREDENTIALS", raising=False)
+    monkeypatch.setenv("SCALER_RUNTIME_DIR", str(tmp_path))  # another user: the owner's published file is not there
     stranger = new_peer_credentials(new_server_credentials(), "stranger", "client")
     unknown = new_peer_credentials(new_server_credentials(), "x", "client")
     # A key pair the scheduler never authorized, but with the right scheduler key: refused by the ZAP handler.

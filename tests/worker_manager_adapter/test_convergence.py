@@ -70,5 +70,5 @@ def test_the_manager_logs_a_requested_scale_down_and_the_stop(caplog: pytest.Log
             slow._on_message(m.WorkerManagerCommand((m.DesiredTaskConcurrency({}, 0),)))
         assert "the scheduler asked for 1 unit(s) fewer; stopping them in 30s unless demand returns" in caplog.text
     finally:
-        slow._scheduler.close(linger=0)
+        slow._scheduler.close(0)
         slow._context.term()
