@@ -64,11 +64,11 @@ def test_killed_object_storage_is_restarted_and_held_uploads_come_back(tmp_path:
     log = tmp_path / "scheduler.log"
     with cluster(log) as (address, scheduler), Client(address=address, timeout_seconds=120) as client:
         table = client.send_object(b"t" * 1_000_000)  # kept by the client (under 16 MiB)
-        assert client.map(shifted, [(i, table) for i in range(TASKS)]) == [i + 1_000_000 for i in range(TASKS)]
+        assert client.starmap(shifted, [(i, table) for i in range(TASKS)]) == [i + 1_000_000 for i in range(TASKS)]
         kill_storage(scheduler)
         # The same function and argument, named by the ids the client uploaded before the kill: the reads park in
         # the new, empty storage until the client's re-upload (on its next echo) answers them.
-        assert client.map(shifted, [(i, table) for i in range(TASKS)]) == [i + 1_000_000 for i in range(TASKS)]
+        assert client.starmap(shifted, [(i, table) for i in range(TASKS)]) == [i + 1_000_000 for i in range(TASKS)]
         assert scheduler.poll() is None
     warnings = [line for line in log.read_text().splitlines() if "restarting it" in line]
     assert len(warnings) == 1 and "SIGKILL" in warnings[0], log.read_text()

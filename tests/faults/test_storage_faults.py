@@ -57,6 +57,7 @@ def test_scheduler_exits_with_one_line_when_its_object_storage_keeps_dying() -> 
         killed: set[int] = set()
         for _ in range(4):
             wait_until(lambda: _storage_child(scheduler.pid, killed) is not None, timeout=60)
+            wait_for_port(port + 1, timeout=60)  # listening: killed now, it counts as a death, not a failed start
             storage = _storage_child(scheduler.pid, killed)
             assert storage is not None
             killed.add(storage)
