@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 from collections import deque
+from collections.abc import Callable
 
 from scaler.io.lifetime import child_environment
 from scaler.io.logs import FatalError
@@ -39,14 +40,19 @@ class StorageDiedError(FatalError):
 class StorageChild:
     """The storage process and its restart history; ``check`` is called on the scheduler's tick."""
 
-    def __init__(self, address: str, max_bytes_per_owner: int, credentials: ServerCredentials | None) -> None:
+    def __init__(
+        self,
+        address: str,
+        max_bytes_per_owner: int,
+        credentials: ServerCredentials | None,
+        start: Callable[[str, int, ServerCredentials | None], subprocess.Popen[bytes]] | None = None,
+    ) -> None:
         self.address = address
         self._quota = max_bytes_per_owner
         self._credentials = credentials
+        self._start = start or start_object_storage_process  # a test passes a fake
         self._restarts: deque[float] = deque()
-        self.process: subprocess.Popen[bytes] | None = start_object_storage_process(
-            address, max_bytes_per_owner, credentials
-        )
+        self.process: subprocess.Popen[bytes] | None = self._start(address, max_bytes_per_owner, credentials)
 
     def check(self, now: float) -> bool:
         """True when the storage died and was restarted (empty); ``StorageDiedError`` when it cannot be."""
@@ -69,7 +75,7 @@ class StorageChild:
             self.address, process.pid, status,
         )  # fmt: skip
         try:
-            self.process = start_object_storage_process(self.address, self._quota, self._credentials)
+            self.process = self._start(self.address, self._quota, self._credentials)
         except BindError as error:
             raise StorageDiedError(
                 f"the object storage server at {self.address} exited with {status} and could not start again "
