@@ -33,7 +33,7 @@ import enum
 
 import msgspec
 
-PROTOCOL_VERSION = 2  # 2: TaskStarted, submit credits, scheduler instance ids, object owners and refusals
+PROTOCOL_VERSION = 2  # 2: TaskStarted, submit credits, scheduler instance ids, storage epochs, object owners, refusals
 
 
 class _Message(msgspec.Struct, array_like=True, frozen=True):
