@@ -18,6 +18,7 @@ from scaler.errors import ObjectLostError, ObjectStorageError
 from scaler.ids import random_object_id
 from scaler.io.address import free_tcp_port
 from scaler.io.object_client import ObjectStorageConnection
+from scaler.security.credentials import ENVIRONMENT_VARIABLE
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], prog: str, address: str) -> None:
@@ -105,7 +106,10 @@ def test_tasks_naming_missing_functions_fail_and_the_workers_move_on(cluster: Sc
                 future.result(timeout=60)
 
 
-def test_send_object_beyond_the_owner_quota_is_refused_with_a_clear_error() -> None:
+def test_send_object_beyond_the_owner_quota_is_refused_with_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # This module's secured ``cluster`` may be up, with its owner's credentials in this process's environment
+    # (for the tools it starts): the Client of this unsecured scheduler must not offer them.
+    monkeypatch.delenv(ENVIRONMENT_VARIABLE, raising=False)
     port = free_port_block()
     address = f"tcp://127.0.0.1:{port}"
     with command("scaler_scheduler", address, "--object-storage-max-bytes-per-owner", "3000000"):
