@@ -42,7 +42,8 @@ from scaler.io.memory import TRIM_INTERVAL_SECONDS as TRIM_SECONDS  # noqa: E402
 from scaler.monitor.subscriber import StatusSubscriber  # noqa: E402
 from scaler.scheduler.core import SchedulerSettings  # noqa: E402
 from scaler.scheduler.flow_control import DEFAULT_CLIENT_WINDOW  # noqa: E402
-from scaler.scheduler.server import SchedulerOptions, stop_process  # noqa: E402
+from scaler.scheduler.server import SchedulerOptions  # noqa: E402
+from scaler.scheduler.storage_child import stop_process  # noqa: E402
 from scaler.worker.agent.options import WorkerOptions  # noqa: E402
 
 MB = 1 << 20

@@ -105,6 +105,7 @@ class ClientAgent(threading.Thread):
         self.sent_tasks = SentTasks()
         self.late_results = 0  # results for tasks that had their outcome already (bench/chaos.py reports them)
         self.held_uploads = HeldUploads()
+        self._storage_epoch: tuple[bytes, int] | None = None  # (scheduler instance, storage epoch) of the last echo
         self._unadmitted: set[bytes] = set()  # tasks a scheduler refused as "client not connected" (see _on_result)
         self.loop = EventLoop()
         self.loop.call_every(RESYNC_SWEEP_SECONDS, lambda: self.sent_tasks.sweep(self.futures))
@@ -328,6 +329,17 @@ class ClientAgent(threading.Thread):
             for task_id in outcome_ids(task):
                 self._fail(task_id, errors.ObjectStorageError(text))
                 lost.append(task_id)
+        restored = self._restore_uploads()
+        self._unadmitted.clear()
+        self.credits.after_restart(len(resendable))
+        self._send_again(resendable)
+        logger.warning(
+            "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
+            restored, len(resendable), len(lost),
+        )  # fmt: skip
+
+    def _restore_uploads(self) -> int:
+        """Send every upload this client still holds to object storage again (it restarted empty); how many."""
         uploads = self.held_uploads.uploads()
         if uploads and self._storage is not None:
             for frames in uploads:
@@ -335,13 +347,22 @@ class ClientAgent(threading.Thread):
                     logger.error("object storage did not come back: %d upload(s) not restored", len(uploads))
                     break
                 self._storage.send_multipart(frames, copy=False)
-        self._unadmitted.clear()
-        self.credits.after_restart(len(resendable))
-        self._send_again(resendable)
-        logger.warning(
-            "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
-            len(uploads), len(resendable), len(lost),
-        )  # fmt: skip
+        return len(uploads)
+
+    def _on_echo(self, echo: m.ClientHeartbeatEcho) -> None:
+        if self._storage is None:
+            self._connect_storage(echo.object_storage_address)
+        epoch = (echo.scheduler_instance, echo.storage_epoch)
+        seen, self._storage_epoch = self._storage_epoch, epoch
+        if seen is not None and seen[0] == epoch[0] and seen[1] != epoch[1]:
+            # The same scheduler restarted its object storage (a new scheduler is _on_scheduler_restart's case):
+            # reads parked in the new storage for what this client kept are answered once it is back.
+            restored = self._restore_uploads()
+            logger.warning("object storage restarted: restored %d upload(s); objects not kept are lost", restored)
+        self.connected.set()
+        if self._unadmitted:  # the scheduler knows this client again: the tasks it refused can go now
+            unadmitted, self._unadmitted = self._unadmitted, set()
+            self._send_again(self.sent_tasks.pending_tasks({t for t in unadmitted if t in self.futures}))
 
     def _send_again(self, tasks: list[m.Task | m.GraphTask]) -> None:
         with self._tx_lock:
@@ -366,12 +387,7 @@ class ClientAgent(threading.Thread):
             if future is not None:
                 future._finish_cancelled()
         elif isinstance(message, m.ClientHeartbeatEcho):
-            if self._storage is None:
-                self._connect_storage(message.object_storage_address)
-            self.connected.set()
-            if self._unadmitted:  # the scheduler knows this client again: the tasks it refused can go now
-                unadmitted, self._unadmitted = self._unadmitted, set()
-                self._send_again(self.sent_tasks.pending_tasks({t for t in unadmitted if t in self.futures}))
+            self._on_echo(message)
         elif isinstance(message, m.TaskLog):
             print_task_output(message)
         elif isinstance(message, m.ShutdownResponse):

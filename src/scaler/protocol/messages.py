@@ -33,7 +33,7 @@ import enum
 
 import msgspec
 
-PROTOCOL_VERSION = 2  # 2: TaskStarted, submit credits, scheduler instance ids, object owners and refusals
+PROTOCOL_VERSION = 2  # 2: TaskStarted, submit credits, scheduler instance ids, storage epochs, object owners, refusals
 
 
 class _Message(msgspec.Struct, array_like=True, frozen=True):
@@ -161,6 +161,9 @@ class ClientHeartbeatEcho(_Message, frozen=True, tag=11):
     object_storage_address: str
     # Random per scheduler process: a peer that sees it change knows the scheduler restarted and forgot it.
     scheduler_instance: bytes = b""
+    # Bumped each time the scheduler restarts the object storage it started: a client that sees it change
+    # re-uploads the objects it still holds (the new storage is empty).
+    storage_epoch: int = 0
 
 
 class ClientDisconnect(_Message, frozen=True, tag=12):

@@ -95,6 +95,9 @@ class SchedulerCore:
         self.heap_trim_due = False  # a large drop freed memory the shell may hand back to the OS
         self._next_unplaceable_scan = 0.0
         self.instance_id = os.urandom(8)  # echoed to every peer, so that they notice when this scheduler restarts
+        # How many times the object storage this scheduler started was restarted (bumped by the shell, which owns
+        # the child process): echoed to clients, so that they re-upload what the new, empty storage lacks.
+        self.storage_epoch = 0
 
     # --- the shell's interface ---------------------------------------------------------------------------------
 
@@ -151,7 +154,8 @@ class SchedulerCore:
                 self._send(peer, credit)
         else:
             client.last_seen = now
-        self._send(peer, m.ClientHeartbeatEcho(self.settings.object_storage_address, self.instance_id))
+        echo = m.ClientHeartbeatEcho(self.settings.object_storage_address, self.instance_id, self.storage_epoch)
+        self._send(peer, echo)
 
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)

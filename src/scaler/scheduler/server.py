@@ -6,11 +6,9 @@ address. When no object storage address is configured, an object storage server 
 process at the scheduler's port + 1 and stopped with the scheduler.
 
 If that child cannot start (its port is taken), the scheduler does not start either: it exits with one line.
-If it dies later, the scheduler exits too, with one line (``StorageDiedError``). Restarting it was the other
-choice, but every object it held (functions that clients upload once and then only name, ``send_object``
-references, arguments of queued tasks) would be gone while clients still hold their ids, so every later task
-of every connected client would fail one by one; stopping makes the failure whole and visible (clients get
-SchedulerUnavailableError) and leaves restarting the pair to whatever supervises the scheduler.
+If it dies later, it is restarted at the same address (``scaler.scheduler.storage_child``): clients re-upload
+what they still hold, and what they did not keep fails with ``ObjectLostError``; a storage that keeps dying
+makes the scheduler exit with one line (``StorageDiedError``).
 
 Every second the scheduler tells object storage which owners (clients) it knows (``ObjectOwnersAlive``), so
 that storage can reclaim the objects of owners that are gone even when a deletion was never sent.
@@ -20,10 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,16 +28,16 @@ import zmq
 from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.ids import owner_prefix, short
 from scaler.io.address import Address
-from scaler.io.lifetime import child_environment
-from scaler.io.logs import FatalError, RateLimitedLog
+from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import make_event_loop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import BindError, bind_publisher, bind_router, connect_dealer, keyring_of, stop_authentication
+from scaler.io.sockets import bind_publisher, bind_router, connect_dealer, keyring_of, stop_authentication
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
+from scaler.scheduler.storage_child import StorageChild, StorageDiedError
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
@@ -59,12 +54,7 @@ SEND_ONLY_SUFFIX = b"|tx"  # see scaler.client.agent
 _DRAIN_LIMIT = 2000
 MAX_CONTROL_MESSAGE_BYTES = 1 << 30
 OWNER_LIST_SECONDS = 1.0
-STORAGE_START_SECONDS = 60.0  # a Python start on a loaded machine can take many seconds; this means "broken"
 _drop_log = RateLimitedLog(logger)
-
-
-class StorageDiedError(FatalError):
-    """The object storage server this scheduler started exited: the scheduler stops (see the module docstring)."""
 
 
 @dataclass(frozen=True)
@@ -89,17 +79,15 @@ class SchedulerServer:
         self.address = str(address)
         self.object_storage_address = options.object_storage_address or str(address.with_port_offset(1))
         self.monitor_address = options.monitor_address or str(address.with_port_offset(2))
-        self._storage_process: subprocess.Popen[bytes] | None = None
+        self._storage_child: StorageChild | None = None
         if options.object_storage_address is None:
             quota = options.object_storage_max_bytes_per_owner
-            self._storage_process = start_object_storage_process(
-                self.object_storage_address, quota, options.credentials
-            )
+            self._storage_child = StorageChild(self.object_storage_address, quota, options.credentials)
         try:
             self._setup(options)
         except BaseException:
-            if self._storage_process is not None:
-                stop_process(self._storage_process)
+            if self._storage_child is not None:
+                self._storage_child.stop()
             raise
 
     def _setup(self, options: SchedulerOptions) -> None:
@@ -163,9 +151,8 @@ class SchedulerServer:
             socket.close(linger=0)
         stop_authentication(self._context)
         self._context.term()
-        if self._storage_process is not None:
-            stop_process(self._storage_process)
-            self._storage_process = None
+        if self._storage_child is not None:
+            self._storage_child.stop()
         logger.info("scheduler on %s stopped", self.address)
 
     def _on_router(self) -> None:
@@ -259,13 +246,17 @@ class SchedulerServer:
         if self._guard is not None:
             self._check_revocations(self._guard)
         self.core.tick(time.monotonic())
-        process = self._storage_process
-        if process is not None and process.poll() is not None and self.failure is None:
-            self.failure = StorageDiedError(
-                f"the object storage server at {self.object_storage_address} (pid {process.pid}) exited with "
-                f"{_exit_status(process.returncode)}; stopping the scheduler, as the objects it held are lost"
-            )
-            self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
+        child = self._storage_child
+        if child is not None and self.failure is None:
+            try:
+                restarted = child.check(time.monotonic())
+            except StorageDiedError as error:
+                self.failure = error
+                self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
+                return
+            if restarted:  # empty, at the same address: tell it the owners now, and clients to re-upload
+                self.core.storage_epoch += 1
+                self._list_owners()
 
     def _list_owners(self) -> None:
         clients = self.core.clients
@@ -304,55 +295,6 @@ class SchedulerServer:
             release_free_memory(collect=True)
         if self.core.stop_requested:
             self.loop.stop()
-
-
-def start_object_storage_process(
-    address: str, max_bytes_per_owner: int = 0, credentials: ServerCredentials | None = None
-) -> subprocess.Popen[bytes]:
-    """Start an object storage server and wait until it is listening; ``BindError`` (one line) if it cannot.
-    It is secured with the scheduler's ``credentials``, handed over in its environment (a command line is
-    visible to every local user)."""
-    logger.info("starting object storage server at %s", address)
-    level = logging.getLevelName(logging.getLogger().getEffectiveLevel())  # the scheduler's own logging level
-    command = [sys.executable, "-m", "scaler.object_storage", address, level, str(max_bytes_per_owner)]
-    ready_read, ready_write = os.pipe()
-    environment = {**child_environment(), "SCALER_READY_FD": str(ready_write)}
-    environment.pop(ENVIRONMENT_VARIABLE, None)
-    if credentials is not None:
-        source = credentials.path.resolve() if credentials.path else None
-        environment[ENVIRONMENT_VARIABLE] = str(source) if source else credentials.to_toml()
-    try:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, env=environment, pass_fds=(ready_write,))
-    finally:
-        os.close(ready_write)
-    with os.fdopen(ready_read) as ready:
-        # The child writes "ok" once bound, or the reason it could not bind; EOF alone means it died first.
-        readable = select.select([ready], [], [], STORAGE_START_SECONDS)[0]
-        report = ready.read() if readable else ""
-    if report == "ok":
-        return process
-    stop_process(process)
-    if report:
-        raise BindError(f"object storage server: {report}")
-    if not readable:
-        raise BindError(f"object storage server at {address} did not start in {STORAGE_START_SECONDS:g}s")
-    raise BindError(f"object storage server at {address} exited with {_exit_status(process.returncode)} at start")
-
-
-def _exit_status(code: int | None) -> str:
-    if code is not None and code < 0:
-        return f"signal {signal.Signals(-code).name}"
-    return f"code {code}"
-
-
-def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(grace_seconds)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _replace_storage(settings: SchedulerSettings, address: str) -> SchedulerSettings:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from scaler.io.lifetime import child_environment
-from scaler.scheduler.server import stop_process
+from scaler.scheduler.storage_child import stop_process
 from scaler.worker.agent.options import WorkerOptions
 from scaler.worker_manager_adapter.provisioner import UnitExit
 
