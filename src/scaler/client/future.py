@@ -141,13 +141,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
 
     def result(self, timeout: float | None = None) -> Any:
         """The task's value; raises its exception, ``CancelledError``, or ``TimeoutError`` after ``timeout`` s."""
-        if self._state not in _DONE_STATES:
-            self._wait(timeout)
-        state = self._state
-        if state in _CANCELLED_STATES:
-            raise concurrent.futures.CancelledError()
-        if state != _FINISHED:
-            raise TimeoutError()
+        self._wait_finished(timeout)
         if self._exception is not None:
             try:
                 raise self._exception
@@ -157,6 +151,11 @@ class ScalerFuture(concurrent.futures.Future[Any]):
 
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The task's exception (None if it succeeded); waits like ``result``."""
+        self._wait_finished(timeout)
+        return self._exception
+
+    def _wait_finished(self, timeout: float | None) -> None:
+        """Wait until the task ends; CancelledError if it was cancelled, TimeoutError if it is still running."""
         if self._state not in _DONE_STATES:
             self._wait(timeout)
         state = self._state
@@ -164,7 +163,6 @@ class ScalerFuture(concurrent.futures.Future[Any]):
             raise concurrent.futures.CancelledError()
         if state != _FINISHED:
             raise TimeoutError()
-        return self._exception
 
     def add_done_callback(self, fn: Callable[[concurrent.futures.Future[Any]], object]) -> None:
         """Call ``fn(future)`` when the task ends (at once if it already has), on the client's I/O thread."""
