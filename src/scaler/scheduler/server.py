@@ -38,7 +38,7 @@ from scaler.scheduler.core import SchedulerCore, SchedulerSettings
 from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.scheduler.storage_child import StorageChild, StorageDiedError
-from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
+from scaler.security.credentials import ENVIRONMENT_VARIABLE, Identity, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
 from scaler.security.roles import SchedulerGuard
@@ -156,60 +156,47 @@ class SchedulerServer:
         logger.info("scheduler on %s stopped", self.address)
 
     def _on_router(self) -> None:
-        if self._guard is not None:
-            self._on_router_secured(self._guard)
-            return
-        router, core, now = self._router, self.core, time.monotonic()
+        """Drain the router. A secured scheduler checks every message against its sender's key and role first."""
+        router, core, guard, now = self._router, self.core, self._guard, time.monotonic()
         for _ in range(_DRAIN_LIMIT):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK)
+            try:  # a secured server reads the sender's key (User-Id) from zmq frames, so it does not copy
+                frames: list[Any] = router.recv_multipart(zmq.NOBLOCK, copy=guard is None)
             except zmq.Again:
                 return
-            peer = frames[0]
+            peer: bytes = frames[0] if guard is None else frames[0].bytes
             if peer.endswith(SEND_ONLY_SUFFIX):  # a client's send-only socket speaks for the client itself
                 peer = peer[: -len(SEND_ONLY_SUFFIX)]
             if len(frames) != 2:
                 _drop_log.warning(f"dropping {len(frames)}-frame message from {short(peer)}")
                 continue
+            payload, key, who = frames[1], "", None  # who: the sender's identity, on a secured scheduler
+            if guard is not None:
+                key = str(payload.get("User-Id"))
+                admitted = guard.admit(peer, key)
+                if isinstance(admitted, str):
+                    continue
+                payload, who = payload.buffer, admitted
             try:
-                messages = codec.decode(frames[1])
+                messages = codec.decode(payload)
             except codec.DecodeError as error:
                 _drop_log.warning(f"dropping message from {short(peer)}", str(error))
                 continue
-            for message in messages:
-                core.handle(peer, message, now)
-
-    def _on_router_secured(self, guard: SchedulerGuard) -> None:
-        """``_on_router`` with every message checked against its sender's key and role before the core sees it."""
-        router, core, now = self._router, self.core, time.monotonic()
-        for _ in range(_DRAIN_LIMIT):
-            try:
-                frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            peer = frames[0].bytes
-            if peer.endswith(SEND_ONLY_SUFFIX):
-                peer = peer[: -len(SEND_ONLY_SUFFIX)]
-            if len(frames) != 2:
-                logger.warning("dropping %d-frame message from %s", len(frames), short(peer))
-                continue
-            key = str(frames[1].get("User-Id"))
-            who = guard.admit(peer, key)
-            if isinstance(who, str):
-                continue
-            try:
-                messages = codec.decode(frames[1].buffer)
-            except codec.DecodeError as error:
-                logger.warning("dropping message from %s: %s", short(peer), error)
-                continue
-            for message in messages:
-                refusal = guard.check(peer, key, who, message, self._running_tasks)
-                if refusal is None:
+            if who is None:
+                for message in messages:
                     core.handle(peer, message, now)
-                elif isinstance(message, m.ClientDisconnect):
-                    router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
-                elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
-                    router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
+            else:
+                self._handle_checked(peer, key, who, messages, now)
+
+    def _handle_checked(self, peer: bytes, key: str, who: Identity, messages: list[Any], now: float) -> None:
+        assert self._guard is not None
+        for message in messages:
+            refusal = self._guard.check(peer, key, who, message, self._running_tasks)
+            if refusal is None:
+                self.core.handle(peer, message, now)
+            elif isinstance(message, m.ClientDisconnect):
+                self._router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
+            elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
+                self._router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
 
     def _running_tasks(self, peers: Any) -> bool:
         workers = self.core.workers
