@@ -102,6 +102,16 @@ def test_a_worker_cannot_submit_a_top_level_task(secured: SecuredCluster) -> Non
             client.submit(pow, 2, 3).result(timeout=60)
 
 
+def test_a_worker_cannot_submit_a_top_level_graph(secured: SecuredCluster) -> None:
+    """Refused like a task: the futures fail at once with the reason, instead of waiting for the client's timeout."""
+    graph = {"x": 2, "y": (pow, "x", 3), "z": (abs, "y")}
+    with Client(secured.address, credentials=secured.file("w"), timeout_seconds=600) as client:
+        futures = client.get(graph, ["y", "z"], block=False)
+        for future in futures.values():
+            with pytest.raises(TaskRejectedError, match="only from inside a running task"):
+                future.result(timeout=60)
+
+
 def test_a_client_cannot_cancel_another_clients_task(secured: SecuredCluster, tmp_path: Path) -> None:
     gate, started = tmp_path / "gate", tmp_path / "started"
 

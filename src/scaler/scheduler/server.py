@@ -197,6 +197,9 @@ class SchedulerServer:
                 self._router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
             elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
                 self._router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
+            elif isinstance(message, m.GraphTask):  # likewise, one answer per requested result
+                answers = [rejection(target, refusal) for target in message.targets]
+                self._router.send_multipart([peer, codec.encode(answers)])
 
     def _running_tasks(self, peers: Any) -> bool:
         workers = self.core.workers
