@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from scaler.ids import owner_prefix, random_object_id
 from scaler.protocol import messages as m
@@ -22,14 +22,16 @@ RING = KeyRing(
 )
 
 
-def _never_running(_: Iterable[bytes]) -> bool:
-    return False
+def _never_running(_task_id: bytes, _workers: Collection[bytes]) -> bytes | None:
+    return None
 
 
-def _check(guard: SchedulerGuard, peer: bytes, credentials: PeerCredentials, message: object) -> str | None:
+def _check(
+    guard: SchedulerGuard, peer: bytes, credentials: PeerCredentials, message: object, running: object = _never_running
+) -> str | None:
     who = guard.admit(peer, credentials.public_key)
     assert isinstance(who, Identity), who
-    return guard.check(peer, credentials.public_key, who, message, _never_running)
+    return guard.check(peer, credentials.public_key, who, message, running)  # type: ignore[arg-type]
 
 
 def _task(client_id: bytes) -> m.Task:
@@ -59,6 +61,41 @@ def test_only_an_admin_shuts_down_and_a_task_names_its_sender() -> None:
     assert _check(guard, b"Client|a", PEERS["admin"], m.ClientDisconnect(True)) is None
     assert _check(guard, b"Client|c", PEERS["client"], m.ClientDisconnect(False)) is None
     assert "another client" in (_check(guard, b"Client|c", PEERS["client"], _task(b"Client|victim")) or "")
+
+
+def test_a_worker_submits_only_through_a_nested_client_of_a_task_it_runs() -> None:
+    """The task (b"T" * 16, of Client|alice) runs on Worker|w, which holds the worker key; nothing else runs."""
+    running = {b"T" * 16: (b"Client|alice", b"Worker|w")}
+
+    def client_of_running(task_id: bytes, workers: Collection[bytes]) -> bytes | None:
+        entry = running.get(task_id)
+        return entry[0] if entry is not None and entry[1] in workers else None
+
+    guard = SchedulerGuard(RING)
+    worker, manager = PEERS["worker"], PEERS["manager"]
+    heartbeat = m.WorkerHeartbeat(m.PROTOCOL_VERSION, {}, 1, 0, "", "h", 0.0, 0, 0, (), 0)
+    assert _check(guard, b"Worker|w", worker, heartbeat, client_of_running) is None
+    assert _check(guard, b"Mgr|m", manager, m.WorkerManagerHeartbeat(m.PROTOCOL_VERSION, "m", 1, {}, 0)) is None
+
+    def submit(peer: bytes, credentials: PeerCredentials, parent: bytes) -> str | None:
+        hello = m.ClientHeartbeat(m.PROTOCOL_VERSION, peer, 0.0, 0, parent)
+        assert _check(guard, peer, credentials, hello, client_of_running) is None  # connecting is not refused
+        graph = m.GraphTask(b"g" * 16, (m.GraphNode(_task(peer), ()),), (b"t" * 16,))
+        task_refusal = _check(guard, peer, credentials, _task(peer), client_of_running)
+        assert _check(guard, peer, credentials, graph, client_of_running) == task_refusal
+        return task_refusal
+
+    assert submit(b"Client|nested", worker, b"T" * 16) is None  # for alice, while her task runs on Worker|w
+    # The same key's worker runs a task, but this client names none, or one that is not running, or it is under
+    # another key (the manager's) than the worker that runs the task: refused, so no one is impersonated.
+    for peer, credentials, parent in (
+        (b"Client|untagged", worker, b""),
+        (b"Client|stale", worker, b"U" * 16),
+        (b"Client|elsewhere", manager, b"T" * 16),
+    ):
+        assert "for that task's client" in (submit(peer, credentials, parent) or ""), peer
+    del running[b"T" * 16]  # alice's task ended: its nested client may no longer submit
+    assert submit(b"Client|nested", worker, b"T" * 16) is not None
 
 
 def test_an_identity_belongs_to_the_first_key_that_used_it() -> None:

@@ -199,8 +199,50 @@ def test_a_task_may_submit_nested_tasks(secured: SecuredCluster) -> None:
     def fan_out(n: int) -> int:
         from scaler import Client as NestedClient
 
-        with NestedClient() as nested:  # the worker's credentials: allowed while it runs this task
+        with NestedClient() as nested:  # the worker's key, for this task's client, while this task runs
             return sum(nested.map(abs, range(-n, 0)))
 
     with Client(secured.address, credentials=secured.file("alice")) as client:
         assert client.submit(fan_out, 4).result(timeout=120) == 10
+
+
+def test_a_worker_key_cannot_submit_for_a_client_whose_task_it_is_not_running(
+    secured: SecuredCluster, tmp_path: Path
+) -> None:
+    """A raw peer with the key of the worker that runs alice's task: while that task runs it may act for alice only
+    through a client that names the task; naming nothing, or a task that is not running, gets a refusal."""
+    gate, started = tmp_path / "gate", tmp_path / "started"
+
+    def wait_for_gate(gate_path: str, started_path: str) -> str:
+        Path(started_path).write_text("running")
+        while not Path(gate_path).exists():
+            time.sleep(0.01)
+        return "finished"
+
+    workers_key = secured.combo._keys.worker  # type: ignore[union-attr]
+    context: zmq.Context[Any] = zmq.Context()
+    with Client(secured.address, credentials=secured.file("alice")) as alice:
+        finished = alice.submit(pow, 2, 2)
+        assert finished.result(timeout=60) == 4
+        future = alice.submit(wait_for_gate, str(gate), str(started))
+        wait_until(started.exists, timeout=60)  # alice's task runs on the worker holding workers_key
+        try:
+            for name, parent in (("untagged", b""), ("stale", finished.task_id)):
+                identity = f"Client|forger-{name}".encode()
+                forger = connect_dealer(context, secured.address, identity, workers_key)
+                task = m.Task(os.urandom(16), identity, b"f" * 32, b"", (), {}, {}, 0, 0, "forged")
+                hello = m.ClientHeartbeat(m.PROTOCOL_VERSION, identity, 0.0, 0, parent)
+                forger.send(codec.encode([hello, task]))
+                answers: list[Any] = []
+                deadline = time.monotonic() + 60
+                while not any(isinstance(a, m.TaskResult) for a in answers) and time.monotonic() < deadline:
+                    if forger.poll(1000):
+                        answers.extend(codec.decode(forger.recv()))
+                results = [a for a in answers if isinstance(a, m.TaskResult)]
+                assert [r.task_id for r in results] == [task.task_id], f"{name}: no refusal"
+                assert results[0].status is m.ResultStatus.SCHEDULER_ERROR
+                assert results[0].payload is not None and b"for that task's client" in results[0].payload.data
+            gate.write_text("open")
+            assert future.result(timeout=60) == "finished"
+        finally:
+            context.destroy(linger=0)

@@ -81,6 +81,7 @@ class ClientAgent(threading.Thread):
         self.shutdown_answered = threading.Event()
         self.credits = SubmitCredits(self._ask_for_credits)  # back-pressure: see client/flow_control.py
         self.priority = 0  # > 0 inside a task (set by the Client): exempt from the scheduler's queue limit
+        self.parent_task_id = b""  # inside a task (set by the Client): this client works for that task's client
         self._serializer = serializer
         self._timeout = timeout_seconds
         self._context: zmq.Context[Any] = zmq.Context()
@@ -117,7 +118,7 @@ class ClientAgent(threading.Thread):
             client_id,
             heartbeat_interval=heartbeat_interval,
             death_timeout=timeout_seconds,
-            heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0),
+            heartbeat=lambda: m.ClientHeartbeat(m.PROTOCOL_VERSION, self.client_id, 0.0, 0, self.parent_task_id),
             on_message=self._on_message,
             on_event=self._on_link_event,
             credentials=credentials,

@@ -119,6 +119,8 @@ class Client:
             client_credentials(credentials),
         )
         self._agent.priority = self._priority
+        if context is not None and address == context.scheduler_address:  # a nested client, for the task's client
+            self._agent.parent_task_id = context.task_id
         self._credits = self._agent.credits
         self._encoder = PayloadEncoder(
             self._identity, serializer, self._agent.upload, self._release_objects, self._agent.request_ids

@@ -155,6 +155,9 @@ class ClientHeartbeat(_Message, frozen=True, tag=10):
     client_id: bytes
     cpu: float
     rss: int
+    # A client created inside a task names that task: it works for the task's client, and leaves with it. On a
+    # secured cluster a worker's key submits only through such a client, and only while that task runs there.
+    parent_task_id: bytes = b""
 
 
 class ClientHeartbeatEcho(_Message, frozen=True, tag=11):

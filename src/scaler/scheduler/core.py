@@ -77,6 +77,7 @@ class SchedulerCore:
         self.queue = TaskQueue()
         self.workers: dict[bytes, WorkerRecord] = {}
         self.clients: dict[bytes, ClientRecord] = {}
+        self._nested: dict[bytes, set[bytes]] = {}  # client id -> the nested clients that work for it
         self.managers = ManagerDirectory(policy, settings.manager_timeout_seconds)
         self.balancer = Balancer(settings.load_balance_seconds, settings.load_balance_trigger_times, policy)
         self.stop_requested = False
@@ -149,6 +150,8 @@ class SchedulerCore:
         if client is None:
             logger.info("client %s connected", short(peer))
             self.clients[peer] = ClientRecord(peer, now)
+            if message.parent_task_id:
+                self._adopt(peer, message.parent_task_id)
             credit = self.flow.client_joined(peer)
             if credit is not None:  # before the echo, so the client can submit as soon as it is connected
                 self._send(peer, credit)
@@ -156,6 +159,14 @@ class SchedulerCore:
             client.last_seen = now
         echo = m.ClientHeartbeatEcho(self.settings.object_storage_address, self.instance_id, self.storage_epoch)
         self._send(peer, echo)
+
+    def _adopt(self, nested_id: bytes, parent_task_id: bytes) -> None:
+        """A client created inside a task works for that task's client: it leaves when that client leaves (whose
+        tasks, the one running it included, are being cancelled), instead of when it times out."""
+        parent = self.tasks.get(parent_task_id)
+        if parent is not None and parent.task.client_id in self.clients:
+            self.clients[nested_id].works_for = parent.task.client_id
+            self._nested.setdefault(parent.task.client_id, set()).add(nested_id)
 
     def _on_task(self, peer: bytes, task: m.Task, now: float) -> None:
         client = self._touch_client(peer, now)
@@ -246,6 +257,10 @@ class SchedulerCore:
         client = self.clients.pop(client_id, None)
         if client is None:
             return
+        if client.works_for is not None:
+            self._nested.get(client.works_for, set()).discard(client_id)
+        for nested_id in self._nested.pop(client_id, ()):  # silent: a nested client that calls again is told why
+            self._drop_client(nested_id, f"worked for client {short(client_id)}, which left", silent=True)
         logger.info("client %s %s: cancelling %d task(s)", short(client_id), why, len(client.tasks))
         self.flow.client_left(client_id)
         for task_id in client.tasks:

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +191,7 @@ class SchedulerServer:
     def _handle_checked(self, peer: bytes, key: str, who: Identity, messages: list[Any], now: float) -> None:
         assert self._guard is not None
         for message in messages:
-            refusal = self._guard.check(peer, key, who, message, self._running_tasks)
+            refusal = self._guard.check(peer, key, who, message, self._client_of_running)
             if refusal is None:
                 self.core.handle(peer, message, now)
             elif isinstance(message, m.ClientDisconnect):
@@ -201,15 +202,17 @@ class SchedulerServer:
                 answers = [rejection(target, refusal) for target in message.targets]
                 self._router.send_multipart([peer, codec.encode(answers)])
 
-    def _running_tasks(self, peers: Any) -> bool:
-        workers = self.core.workers
-        return any(peer in workers and workers[peer].tasks for peer in peers)
+    def _client_of_running(self, task_id: bytes, workers: Collection[bytes]) -> bytes | None:
+        """The client of ``task_id`` if it is running (assigned) on one of ``workers``, else None."""
+        record = self.core.tasks.get(task_id)
+        return record.task.client_id if record is not None and record.worker in workers else None
 
     def _check_revocations(self, guard: SchedulerGuard) -> None:
         if self._reload_requested:
             self._reload_requested = False
             guard.keyring.reload()
         guard.keyring.maybe_reload()
+        guard.prune(self.core.clients)
         now = time.monotonic()
         for key in guard.keyring.take_revoked():
             for peer in guard.forget(key):

@@ -70,6 +70,7 @@ class ClientRecord:
     client_id: bytes
     last_seen: float
     tasks: set[bytes] = field(default_factory=set)
+    works_for: bytes | None = None  # a nested client (created inside a task): the client of that task
 
 
 @dataclass(slots=True)

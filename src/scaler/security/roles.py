@@ -8,7 +8,7 @@ that no one can speak under another peer's identity), and answer "allowed" or wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from scaler.ids import OWNER_PREFIX_BYTES, short
@@ -41,8 +41,11 @@ SCHEDULER_PERMISSIONS: dict[type, frozenset[str]] = {
     m.WorkerDied: _MANAGER,
 }
 SHUTDOWN_ROLES = frozenset({"admin"})
-_CHECKED_FURTHER = frozenset({m.ClientDisconnect, m.Task, m.GraphTask})
-SUBMIT_ONLY_WHILE_RUNNING = frozenset({"worker", "manager"})
+_CHECKED_FURTHER = frozenset({m.ClientHeartbeat, m.ClientDisconnect, m.Task, m.GraphTask})
+SUBMIT_ONLY_FOR_RUNNING_TASKS = frozenset({"worker", "manager"})
+
+# Given a task id and the identities of one key, the client of that task if it is running on one of them.
+TaskClientLookup = Callable[[bytes, Collection[bytes]], bytes | None]
 
 
 class _RefusalLog:
@@ -61,6 +64,8 @@ class SchedulerGuard:
         self.keyring = keyring
         self._key_of: dict[bytes, str] = {}  # routing identity -> the key that first used it
         self._peers_of: dict[str, set[bytes]] = {}
+        # A nested client under a worker's (or manager's) key -> the task it says it works for (its ClientHeartbeat).
+        self._works_for_task: dict[bytes, bytes] = {}
         self._log = _RefusalLog()
 
     def admit(self, peer: bytes, key: str) -> Identity | str:
@@ -75,9 +80,13 @@ class SchedulerGuard:
         return who
 
     def check(
-        self, peer: bytes, key: str, who: Identity, message: Any, is_running_tasks: Callable[[Iterable[bytes]], bool]
+        self, peer: bytes, key: str, who: Identity, message: Any, client_of_running: TaskClientLookup
     ) -> str | None:
-        """None when ``message`` from an admitted ``peer`` may go to the core, else why not (logged once)."""
+        """None when ``message`` from an admitted ``peer`` may go to the core, else why not (logged once).
+
+        A worker's key never submits as a client of its own: only through a nested client (``Client()`` inside a
+        task) that names the task it works for, and only while that task runs on a worker holding the same key. So
+        a worker acts for the clients whose tasks it runs, and for no one else, and not after their tasks end."""
         kind = type(message)
         if who.role not in SCHEDULER_PERMISSIONS.get(kind, ()):
             return self._log.refuse(key, kind.__name__, f"{who.name} is a {who.role}, which may not send it")
@@ -85,12 +94,25 @@ class SchedulerGuard:
             return None
         if isinstance(message, m.ClientDisconnect) and message.shutdown and who.role not in SHUTDOWN_ROLES:
             return self._log.refuse(key, "a shutdown", f"{who.name} is a {who.role}: only an admin may shut down")
+        if isinstance(message, m.ClientHeartbeat):
+            if who.role in SUBMIT_ONLY_FOR_RUNNING_TASKS and message.parent_task_id:
+                self._works_for_task[peer] = message.parent_task_id
+            return None
+        if isinstance(message, m.ClientDisconnect):
+            self._works_for_task.pop(peer, None)
         if isinstance(message, m.Task) and message.client_id != peer:
             return self._log.refuse(key, kind.__name__, "the task names another client")
-        if isinstance(message, m.Task | m.GraphTask) and who.role in SUBMIT_ONLY_WHILE_RUNNING:
-            if not is_running_tasks(self._peers_of.get(key, ())):
-                return self._log.refuse(key, "Task", f"a {who.role} submits tasks only from inside a running task")
+        if isinstance(message, m.Task | m.GraphTask) and who.role in SUBMIT_ONLY_FOR_RUNNING_TASKS:
+            parent = self._works_for_task.get(peer)
+            if parent is None or client_of_running(parent, self._peers_of.get(key, ())) is None:
+                why = f"a {who.role} submits tasks only from inside a running task, for that task's client"
+                return self._log.refuse(key, "Task", why)
         return None
+
+    def prune(self, clients: Collection[bytes]) -> None:
+        """Forget the nested clients that are gone (called now and then: one entry each would otherwise stay)."""
+        if len(self._works_for_task) > 2 * len(clients) + 1000:
+            self._works_for_task = {peer: task for peer, task in self._works_for_task.items() if peer in clients}
 
     def peers_of(self, key: str) -> set[bytes]:
         return set(self._peers_of.get(key, ()))
@@ -100,6 +122,7 @@ class SchedulerGuard:
         peers = self._peers_of.pop(key, set())
         for peer in peers:
             self._key_of.pop(peer, None)
+            self._works_for_task.pop(peer, None)
         return peers
 
 
