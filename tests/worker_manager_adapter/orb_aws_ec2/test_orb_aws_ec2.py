@@ -7,6 +7,7 @@ ORB takes its credentials from an AWS profile, so the test gives it one in a tem
 
 from __future__ import annotations
 
+import base64
 import signal
 import time
 from collections.abc import Iterator
@@ -127,3 +128,47 @@ worker_log_path = "{tmp_path / "workers.log"}"
 def test_missing_image_id_is_named() -> None:
     result = run("scaler_worker_manager", "orb_aws_ec2", f"tcp://127.0.0.1:{free_port_block()}")
     assert result.returncode == 2 and "image_id" in result.stderr.replace("-", "_")
+
+
+def test_secured_workers_read_their_credentials_from_a_secret_never_from_the_user_data(
+    moto: MotoStandIn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The instances (local processes running their user data, with no SCALER_CREDENTIALS of their own) connect
+    to a secured scheduler only with the credentials the manager left in Secrets Manager; the user data and the
+    workers' log never hold the secret key, and the secret is gone after Ctrl-C."""
+    from tests.security.conftest import make_keys
+
+    monkeypatch.delenv("SCALER_CREDENTIALS", raising=False)
+    monkeypatch.setenv("SCALER_RUNTIME_DIR", str(tmp_path / "runtime"))  # no published owner keys to fall back on
+    keys = tmp_path / "keys"
+    make_keys(keys, {"cloud": "manager", "alice": "client"})
+    secret_key = (keys / "cloud.toml").read_text().split('secret_key = "')[1].split('"')[0]
+    iam = moto.client("iam")
+    iam.create_instance_profile(InstanceProfileName="scaler-workers")
+    port = free_port_block()
+    address = f"tcp://127.0.0.1:{port}"
+    launcher = Ec2LocalLauncher(moto)
+    secrets = moto.client("secretsmanager")
+    with command("scaler_scheduler", address, "--credentials", str(keys / "scheduler.toml"), "--policy-content",
+                 "allocate=even_load; scaling=vanilla", "--logging-level", "WARNING"), launcher.running():  # fmt: skip
+        wait_for_port(port)
+        with command("scaler_worker_manager", "orb_aws_ec2", address, "--credentials", str(keys / "cloud.toml"),
+                     "--image-id", AMI, "--max-task-concurrency", "2", "--instance-profile", "scaler-workers",
+                     *fast(tmp_path), env=moto.env, cwd=tmp_path) as manager:  # fmt: skip
+            with Client(address=address, credentials=keys / "alice.toml", timeout_seconds=120) as client:
+                futures = [client.submit(slow_square, x) for x in range(20)]  # no credentials: nothing runs
+                assert [future.result(timeout=120) for future in futures] == [x * x for x in range(20)]
+            ec2 = moto.client("ec2")
+            instance_id = launcher.instances()[0]
+            encoded = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]
+            script = base64.b64decode(encoded["Value"]).decode()
+            assert "SCALER_CREDENTIALS=" in script and "worker_secret" in script and secret_key not in script
+            # ORB launches from a launch template, which carries the profile (moto does not copy it to instances).
+            templates = [t["LaunchTemplateId"] for t in ec2.describe_launch_templates()["LaunchTemplates"]]
+            versions = ec2.describe_launch_template_versions(LaunchTemplateId=templates[0])["LaunchTemplateVersions"]
+            assert versions[0]["LaunchTemplateData"].get("IamInstanceProfile") == {"Name": "scaler-workers"}
+            assert len(secrets.list_secrets()["SecretList"]) == 1
+            manager.send_signal(signal.SIGINT)
+            assert manager.wait(120) in (0, 130)
+        assert secrets.list_secrets()["SecretList"] == []
+    assert secret_key not in (tmp_path / "workers.log").read_text()

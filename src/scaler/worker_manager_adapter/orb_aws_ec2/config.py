@@ -32,6 +32,12 @@ class OrbAwsEc2Config(WorkerManagerConfig):
     )
     security_group_ids: str = option("", help="comma-separated security group ids; a temporary group when omitted")
     instance_tags: str = option("", help="extra instance tags, K=V,K2=V2")
+    instance_profile: str | None = option(
+        None,
+        check=non_empty,
+        help="IAM instance profile (name or ARN) of the instances; with --credentials, its role must be allowed "
+        "secretsmanager:GetSecretValue on the workers' credentials secret",
+    )
     worker_log_path: str = option(
         "/var/log/opengris-scaler.log", check=non_empty, help="where the workers on an instance write their log"
     )

@@ -1,5 +1,6 @@
-"""The only module of the orb_aws_ec2 manager that calls an SDK: ORB (``orb-py``) for instances, and boto3's
-EC2 client for what ORB does not do (instance-type vCPUs, the default subnet, temporary key pairs and groups).
+"""The only module of the orb_aws_ec2 manager that calls an SDK: ORB (``orb-py``) for instances, boto3's EC2
+client for what ORB does not do (instance-type vCPUs, the default subnet, temporary key pairs and groups), and
+Secrets Manager for the workers' credentials.
 
 ORB's API is async: it runs on an event loop in a thread of its own, so that callers (the provisioner's pool
 threads) simply block on a result. ORB keeps state on disk under ``ORB_ROOT_DIR``; when that is not set, a
@@ -150,6 +151,25 @@ class Ec2Gateway:
     def terminate_instances(self, instance_ids: list[str]) -> None:
         if instance_ids:
             self._ec2.terminate_instances(InstanceIds=instance_ids)
+
+
+class SecretGateway:
+    """Secrets Manager: where the workers' credentials wait for the instances (see ``worker_secret``)."""
+
+    def __init__(self, region: str) -> None:
+        self._secrets = boto3_session("orb_aws_ec2", region, extra="orb").client("secretsmanager")
+
+    def create_secret(self, name: str, text: str, owner: str) -> None:
+        self._secrets.create_secret(Name=name, SecretString=text, Tags=[{"Key": TEMPORARY_TAG, "Value": owner}])
+
+    def temporary_secrets(self) -> dict[str, str]:
+        pages = self._secrets.get_paginator("list_secrets").paginate(
+            Filters=[{"Key": "tag-key", "Values": [TEMPORARY_TAG]}]
+        )
+        return {secret["Name"]: _owner(secret) for page in pages for secret in page["SecretList"]}
+
+    def delete_secret(self, name: str) -> None:
+        self._secrets.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
 
 
 def _tags(resource: str, owner: str) -> dict[str, Any]:

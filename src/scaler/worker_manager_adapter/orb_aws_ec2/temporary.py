@@ -29,7 +29,7 @@ def this_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _owner_gone(owner: str) -> bool:
+def owner_gone(owner: str) -> bool:
     host, _, pid = owner.rpartition(":")
     if host != socket.gethostname() or not pid.isdigit():
         return False  # another machine's manager: not ours to judge
@@ -53,11 +53,11 @@ class TemporaryResources:
         """Delete what managers on this host that no longer run left behind (they crashed)."""
         keys, groups = self._api.temporary_resources()
         for name, owner in keys.items():
-            if _owner_gone(owner):
+            if owner_gone(owner):
                 logger.info("deleting key pair %s left by a manager that is gone (%s)", name, owner)
                 self._try(self._api.delete_key_pair, name)
         for group_id, owner in groups.items():
-            if _owner_gone(owner):
+            if owner_gone(owner):
                 logger.info("deleting security group %s left by a manager that is gone (%s)", group_id, owner)
                 self._try(self._api.delete_security_group, group_id)
 
