@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import zmq
 
-from scaler.io.sockets import connect_dealer, secure_server, stop_authentication
+from scaler.io.sockets import connect_dealer, secure_server
 from scaler.security.credentials import new_server_credentials
 from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.keyring import stop_authentication
 
 
 class _ManualLoop:

@@ -84,7 +84,7 @@ def test_a_client_without_valid_credentials_gets_an_authentication_error(
     started = time.monotonic()
     with pytest.raises(AuthenticationError, match="credentials"):
         if credentials == "none":
-            from scaler.io.sockets import register_local_cluster
+            from scaler.security.local import register_local_cluster
 
             register_local_cluster([secured.address], None)  # as a process other than the combo's own
             try:

@@ -33,9 +33,10 @@ from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
-from scaler.io.sockets import FROM_ENVIRONMENT, connect_dealer, new_dealer
+from scaler.io.sockets import connect_dealer, new_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.local import FROM_ENVIRONMENT
 from scaler.serialization import Serializer, load_exception
 
 logger = logging.getLogger("scaler.client")

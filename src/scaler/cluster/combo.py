@@ -20,12 +20,12 @@ from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerCo
 from scaler.config.sections.worker import WorkerConfig
 from scaler.io.address import Address, free_tcp_port
 from scaler.io.lifetime import child_environment
-from scaler.io.sockets import register_local_cluster
 from scaler.scheduler.server import scheduler_options_from_config
 from scaler.scheduler.storage_child import stop_process
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
 from scaler.security.ephemeral import ClusterKeys, cluster_keys
 from scaler.security.exposure import is_loopback
+from scaler.security.local import register_local_cluster
 from scaler.security.runtime import publish, withdraw
 from scaler.worker_manager_adapter.worker_launch import worker_options
 

@@ -32,9 +32,10 @@ from scaler.io.scheduler_link_core import (
     SendProbe,
     Warn,
 )
-from scaler.io.sockets import FROM_ENVIRONMENT, new_dealer, secured
+from scaler.io.sockets import new_dealer, secured
 from scaler.protocol import codec
 from scaler.protocol import messages as m
+from scaler.security.local import FROM_ENVIRONMENT
 
 logger = logging.getLogger("scaler.io")
 

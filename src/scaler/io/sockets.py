@@ -1,26 +1,24 @@
 """ZeroMQ socket construction with the options every Scaler socket wants, CURVE security included.
 
-Security lives here and nowhere else in the transport: a server socket given ``ServerCredentials`` becomes a
-CURVE server whose peers a ZAP handler (one per context, see ``scaler.security.keyring``) checks against the
-authorized keys; a connecting socket uses the credentials it is given or, when given none, those named by
-``SCALER_CREDENTIALS`` (a file path or the TOML text: how a process hands its credentials to its children).
-With no credentials anywhere, sockets are plain, as before.
+A server socket given ``ServerCredentials`` becomes a CURVE server whose peers a ZAP handler (one per context,
+see ``scaler.security.keyring``) checks against the authorized keys; a connecting socket uses the credentials it
+is given or, when given none, the defaults that ``scaler.security.local`` finds (a cluster this process started,
+``SCALER_CREDENTIALS``, a launcher's published file). With no credentials anywhere, sockets are plain.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any, Final
+from typing import Any
 
 import zmq
 
 from scaler.io.address import Address
 from scaler.io.logs import FatalError, RateLimitedLog
 from scaler.protocol import codec
-from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, load_credentials
-from scaler.security.keyring import DOMAIN, MONITOR_DOMAIN, KeyRing, start_authenticator
-from scaler.security.runtime import published_credentials
+from scaler.security.credentials import PeerCredentials, ServerCredentials
+from scaler.security.keyring import DOMAIN, MONITOR_DOMAIN, KeyRing, keyring_of
+from scaler.security.local import FROM_ENVIRONMENT, _FromEnvironment, connecting_credentials
 
 logger = logging.getLogger("scaler.io")
 
@@ -53,54 +51,9 @@ def _configure(socket: zmq.Socket[Any], identity: bytes | None) -> None:
         socket.setsockopt(zmq.IDENTITY, identity)
 
 
-class _FromEnvironment:
-    """The default of ``credentials`` parameters: whatever ``SCALER_CREDENTIALS`` names (maybe nothing)."""
-
-
-FROM_ENVIRONMENT: Final = _FromEnvironment()
-_environment_cache: dict[str, PeerCredentials] = {}
-_keyrings: dict[int, tuple[KeyRing, Any]] = {}  # id(context) -> its key ring and ZAP authenticator
-_local_clusters: dict[str, PeerCredentials] = {}  # address -> the credentials of a cluster this process started
-
-
-def register_local_cluster(addresses: list[str], credentials: PeerCredentials | None) -> None:
-    """Connect to ``addresses`` (a combo's scheduler, object storage and monitor) with ``credentials`` by
-    default; None forgets them. In-memory keys: other local users cannot connect to such a cluster."""
-    for address in addresses:
-        if credentials is None:
-            _local_clusters.pop(address, None)
-        else:
-            _local_clusters[address] = credentials
-
-
-def environment_credentials() -> PeerCredentials | None:
-    """The connecting credentials named by ``SCALER_CREDENTIALS`` (a scheduler's file acts as its own key)."""
-    source = os.environ.get(ENVIRONMENT_VARIABLE)
-    if not source:
-        return None
-    cached = _environment_cache.get(source)
-    if cached is None:
-        loaded = load_credentials(source)
-        cached = loaded.as_peer() if isinstance(loaded, ServerCredentials) else loaded
-        _environment_cache[source] = cached
-    return cached
-
-
-def environment_server_credentials() -> ServerCredentials | None:
-    source = os.environ.get(ENVIRONMENT_VARIABLE)
-    loaded = load_credentials(source) if source else None
-    return loaded if isinstance(loaded, ServerCredentials) else None
-
-
-def _peer(credentials: PeerCredentials | _FromEnvironment | None, address: str) -> PeerCredentials | None:
-    if isinstance(credentials, _FromEnvironment):
-        return _local_clusters.get(address) or environment_credentials() or published_credentials(address)
-    return credentials
-
-
 def secured(credentials: PeerCredentials | _FromEnvironment | None, address: str) -> bool:
     """Whether a socket connecting to ``address`` with these ``credentials`` uses CURVE."""
-    return _peer(credentials, address) is not None
+    return connecting_credentials(credentials, address) is not None
 
 
 def secure_client(
@@ -108,7 +61,7 @@ def secure_client(
 ) -> None:
     """Make ``socket`` (DEALER or SUB, before it connects to ``address``) a CURVE client, or a PLAIN one for a
     throw-away loopback cluster's password, when there are credentials."""
-    peer = _peer(credentials, address)
+    peer = connecting_credentials(credentials, address)
     if peer is not None and peer.password:
         socket.plain_username = peer.name.encode()
         socket.plain_password = peer.password.encode()
@@ -132,22 +85,6 @@ def secure_server(
         socket.curve_secretkey = credentials.secret_key.encode("ascii")
     socket.zap_domain = domain.encode("ascii")
     return keyring
-
-
-def keyring_of(context: zmq.Context[Any], credentials: ServerCredentials) -> KeyRing:
-    """The context's key ring, with its ZAP handler started on first use."""
-    entry = _keyrings.get(id(context))
-    if entry is None:
-        keyring = KeyRing(credentials)
-        entry = _keyrings[id(context)] = (keyring, start_authenticator(context, keyring))
-    return entry[0]
-
-
-def stop_authentication(context: zmq.Context[Any]) -> None:
-    """Stop the context's ZAP handler, if any: required before ``context.term()``, which waits for its socket."""
-    entry = _keyrings.pop(id(context), None)
-    if entry is not None:
-        entry[1].stop()
 
 
 def bind_router(

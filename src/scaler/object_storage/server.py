@@ -20,13 +20,15 @@ from scaler.io.address import Address
 from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import EventLoop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import BindError, bind_router, environment_server_credentials, keyring_of
+from scaler.io.sockets import BindError, bind_router
 from scaler.object_storage.store import Delivery, ObjectStore, Reader
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.credentials import ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.keyring import keyring_of
+from scaler.security.local import environment_server_credentials
 from scaler.security.roles import StorageGuard
 
 logger = logging.getLogger("scaler.object_storage")

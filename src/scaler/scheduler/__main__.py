@@ -7,8 +7,8 @@ import msgspec
 
 from scaler.io.lifetime import exit_with_parent_from_env
 from scaler.io.logs import basic_logging
-from scaler.io.sockets import environment_server_credentials
 from scaler.scheduler.server import SchedulerOptions, serve
+from scaler.security.local import environment_server_credentials
 
 if __name__ == "__main__":
     exit_with_parent_from_env()

@@ -32,7 +32,7 @@ from scaler.io.address import Address
 from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import make_event_loop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import bind_publisher, bind_router, connect_dealer, keyring_of, stop_authentication
+from scaler.io.sockets import bind_publisher, bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
@@ -42,6 +42,7 @@ from scaler.scheduler.storage_child import StorageChild, StorageDiedError
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, Identity, ServerCredentials
 from scaler.security.exposure import warn_if_exposed
 from scaler.security.handshake_log import HandshakeFailureLog
+from scaler.security.keyring import keyring_of, stop_authentication
 from scaler.security.roles import SchedulerGuard
 from scaler.security.runtime import cluster_file, withdraw
 
@@ -349,8 +350,8 @@ def run_scheduler(config: SchedulerConfig) -> None:
 
 def _server_credentials(source: str | None) -> ServerCredentials | None:
     """The scheduler's credentials: ``--credentials`` or else ``SCALER_CREDENTIALS`` (a scheduler's file)."""
-    from scaler.io.sockets import environment_server_credentials
     from scaler.security.credentials import load_credentials
+    from scaler.security.local import environment_server_credentials
 
     loaded = load_credentials(source) if source else environment_server_credentials()
     if loaded is not None and not isinstance(loaded, ServerCredentials):

@@ -131,3 +131,22 @@ def start_authenticator(context: zmq.Context[Any], keyring: KeyRing) -> ThreadAu
     for domain in (DOMAIN, MONITOR_DOMAIN):
         authenticator.configure_curve_callback(domain, credentials_provider=keyring)
     return authenticator
+
+
+_keyrings: dict[int, tuple[KeyRing, ThreadAuthenticator]] = {}  # id(context) -> its key ring and ZAP handler
+
+
+def keyring_of(context: zmq.Context[Any], credentials: ServerCredentials) -> KeyRing:
+    """The context's key ring, with its ZAP handler started on first use."""
+    entry = _keyrings.get(id(context))
+    if entry is None:
+        keyring = KeyRing(credentials)
+        entry = _keyrings[id(context)] = (keyring, start_authenticator(context, keyring))
+    return entry[0]
+
+
+def stop_authentication(context: zmq.Context[Any]) -> None:
+    """Stop the context's ZAP handler, if any: required before ``context.term()``, which waits for its socket."""
+    entry = _keyrings.pop(id(context), None)
+    if entry is not None:
+        entry[1].stop()
