@@ -7,12 +7,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import cloudpickle
 
@@ -32,6 +34,21 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot im
 
 def executions(directory: Path) -> Counter[int]:
     return Counter(int(name.split(".", 1)[0]) for name in os.listdir(directory))
+
+
+def count_outcomes(futures: list[Any], outcomes: Counter[int] | None = None, start: int = 0) -> Counter[int]:
+    """How many outcomes each future delivered (by index, from ``start``), counted as they come: exactly one each
+    when nothing is lost or delivered twice. Pass ``outcomes`` to count more futures into the same counter."""
+    outcomes = Counter() if outcomes is None else outcomes
+    lock = threading.Lock()
+
+    def count(index: int) -> None:
+        with lock:
+            outcomes[index] += 1
+
+    for index, future in enumerate(futures, start=start):
+        future.add_done_callback(lambda _, index=index: count(index))
+    return outcomes
 
 
 class Cluster:

@@ -7,38 +7,22 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import threading
 import time
-import uuid
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scaler import Client
-from scaler.client.future import ScalerFuture
+from tests.chaos.cluster import count_outcomes, executions, recorded
 from tests.chaos.tcp_proxy import TcpProxy
 from tests.cli.helpers import BIN, command, free_port_block, wait_for_port
-from tests.conftest import wait_until
+from tests.conftest import wait_for_workers, wait_until
 
 pytestmark = pytest.mark.chaos
 
 TASKS = 600
-WARM_UP = 10**6  # the index of tasks that only check the workers are up
-
-
-def recorded_square(x: int, directory: str) -> tuple[int, int]:
-    """x * x, leaving one file per execution so the test can count how often each task ran (and where)."""
-    Path(directory, f"{x}-{uuid.uuid4().hex}").touch()
-    time.sleep(0.01)
-    return x * x, os.getppid()
-
-
-def executions(directory: Path) -> Counter[int]:
-    return Counter(int(name.split("-")[0]) for name in os.listdir(directory))
 
 
 def fixed_workers(address: str, count: int, prefix: str) -> subprocess.Popen[str]:
@@ -48,19 +32,6 @@ def fixed_workers(address: str, count: int, prefix: str) -> subprocess.Popen[str
          "--logging-level", "WARNING"],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
-
-
-def count_outcomes(futures: list[ScalerFuture]) -> Counter[int]:
-    outcomes: Counter[int] = Counter()
-    lock = threading.Lock()
-
-    def count(index: int) -> None:
-        with lock:
-            outcomes[index] += 1
-
-    for index, future in enumerate(futures):
-        future.add_done_callback(lambda _, index=index: count(index))
-    return outcomes
 
 
 @pytest.fixture
@@ -86,14 +57,14 @@ def cluster(worker_timeout: float) -> Iterator[tuple[str, TcpProxy]]:
 def test_a_short_partition_loses_nothing_and_reruns_nothing(cluster: tuple[str, TcpProxy], tmp_path: Path) -> None:
     address, proxy = cluster
     with Client(address=address, timeout_seconds=60) as client:
-        futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+        futures = client.submit_many(recorded, [(str(tmp_path), i, 0.01) for i in range(TASKS)])
         outcomes = count_outcomes(futures)
         wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 5, timeout=120, interval=0.01)
         proxy.partition()
         time.sleep(5)  # the fault itself: the link carries nothing for 5 s
         done_during = sum(f.done() for f in futures)
         proxy.heal()
-        results = [future.result(timeout=120)[0] for future in futures]
+        results = [future.result(timeout=120) for future in futures]
     assert results == [i * i for i in range(TASKS)]
     assert done_during < TASKS  # the partition did cut the map
     wait_until(lambda: len(outcomes) == TASKS, timeout=10)
@@ -109,25 +80,21 @@ def test_a_long_partition_reruns_the_cut_off_workers_tasks_and_ignores_its_late_
     direct = fixed_workers(address, 1, "DIRECT")
     try:
         with Client(address=address, timeout_seconds=60) as client:
-            def both_workers_run_tasks() -> bool:
-                probes = client.submit_many(recorded_square, [(WARM_UP, str(tmp_path))] * 40)
-                return len({probe.result()[1] for probe in probes}) == 2
-
-            wait_until(both_workers_run_tasks, timeout=60)
-            futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+            wait_for_workers(address, 2, timeout=60)
+            futures = client.submit_many(recorded, [(str(tmp_path), i, 0.01) for i in range(TASKS)])
             outcomes = count_outcomes(futures)
             wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
             proxy.partition()
             time.sleep(8)  # the fault: well past worker_timeout_seconds (3 s), so the worker is declared dead
             proxy.heal()
-            results = [future.result(timeout=120)[0] for future in futures]
+            results = [future.result(timeout=120) for future in futures]
             assert results == [i * i for i in range(TASKS)]
             wait_until(lambda: len(outcomes) == TASKS, timeout=10)
             assert set(outcomes.values()) == {1}  # exactly one outcome per task, late zombie results ignored
             ran = executions(tmp_path)
             assert any(ran[i] > 1 for i in range(TASKS))  # the cut-off worker's tasks did run again elsewhere
             # The healed worker is usable again.
-            assert client.submit(recorded_square, 3, str(tmp_path)).result(timeout=60)[0] == 9
+            assert client.submit(recorded, str(tmp_path), 3, 0.0).result(timeout=60) == 9
     finally:
         direct.terminate()
         direct.wait(30)
@@ -142,13 +109,13 @@ def test_a_short_partition_between_client_and_scheduler_loses_nothing(tmp_path: 
         workers = fixed_workers(address, 2, "FIX")
         try:
             with Client(address=proxy.address, timeout_seconds=60) as client:
-                futures = client.submit_many(recorded_square, [(i, str(tmp_path)) for i in range(TASKS)])
+                futures = client.submit_many(recorded, [(str(tmp_path), i, 0.01) for i in range(TASKS)])
                 outcomes = count_outcomes(futures)
                 wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
                 proxy.partition()
                 time.sleep(5)  # the fault: neither results nor heartbeats cross for 5 s
                 proxy.heal()
-                results = [future.result(timeout=120)[0] for future in futures]
+                results = [future.result(timeout=120) for future in futures]
             assert results == [i * i for i in range(TASKS)]
             wait_until(lambda: len(outcomes) == TASKS, timeout=10)
             assert set(outcomes.values()) == {1}

@@ -5,13 +5,12 @@ scheduler's object storage died with it), and every task ends exactly once with 
 from __future__ import annotations
 
 import subprocess
-import threading
 import time
-from collections import Counter
 
 import pytest
 
 from scaler import Client
+from tests.chaos.cluster import count_outcomes
 from tests.cli.helpers import BIN, free_port_block, stop, wait_for_port
 from tests.conftest import wait_until
 
@@ -48,15 +47,7 @@ def test_scheduler_killed_mid_map_and_restarted_every_task_ends_once_and_right(d
         with Client(address=address, timeout_seconds=120) as client:
             table = client.send_object(b"t" * 200_000)  # an upload the restarted object storage must get back
             futures = client.submit_many(shifted, [(i, table) for i in range(TASKS)])
-            outcomes: Counter[int] = Counter()
-            lock = threading.Lock()
-
-            def count(index: int) -> None:
-                with lock:
-                    outcomes[index] += 1
-
-            for index, future in enumerate(futures):
-                future.add_done_callback(lambda _, index=index: count(index))
+            outcomes = count_outcomes(futures)
             wait_until(lambda: sum(f.done() for f in futures) >= TASKS // 10, timeout=120, interval=0.01)
             assert sum(f.done() for f in futures) < TASKS  # the kill lands mid-map
             scheduler.kill()
@@ -65,8 +56,7 @@ def test_scheduler_killed_mid_map_and_restarted_every_task_ends_once_and_right(d
             # client's heartbeat (they are refused as "not connected", then sent again) or after (accepted).
             late = client.submit_many(shifted, [(TASKS + i, table) for i in range(100)])
             futures.extend(late)
-            for index, future in enumerate(late, start=TASKS):
-                future.add_done_callback(lambda _, index=index: count(index))
+            count_outcomes(late, outcomes, start=TASKS)
             time.sleep(downtime)  # the fault itself: how long the address stays dead (longer than a heartbeat)
             scheduler = start_scheduler(address)
             results = [future.result(timeout=240) for future in futures]

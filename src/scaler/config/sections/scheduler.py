@@ -12,10 +12,11 @@ from scaler.config.checks import EventLoopName, at_least, event_loop_available, 
 from scaler.config.options import option
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.io.address import Address
+from scaler.scheduler.policy.content import DEFAULT_SIMPLE_CONTENT
 
 PolicyEngineType = Literal["simple", "waterfall_v1"]
 
-DEFAULT_POLICY_CONTENT = "allocate=even_load; scaling=no"
+DEFAULT_POLICY_CONTENT = DEFAULT_SIMPLE_CONTENT  # defined with the policy grammar it belongs to
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

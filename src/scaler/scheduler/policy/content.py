@@ -26,6 +26,7 @@ import re
 from dataclasses import dataclass
 
 ENGINE_TYPES = ("simple", "waterfall_v1")
+DEFAULT_SIMPLE_CONTENT = "allocate=even_load; scaling=no"  # the scheduler's policy when none is given
 ALLOCATIONS = ("even_load", "capability")
 SCALINGS = ("no", "vanilla", "capability")
 SIMPLE_KEYS = ("allocate", "scaling")
@@ -80,7 +81,7 @@ def parse_simple_content(content: str) -> SimpleContent:
     if missing:
         raise PolicyConfigError(
             f"simple policy content: missing key {', '.join(repr(k) for k in missing)} in {content.strip()!r}"
-            f" (expected e.g. 'allocate=even_load; scaling=no')"
+            f" (expected e.g. {DEFAULT_SIMPLE_CONTENT!r})"
         )
     _check_choice("allocate", values["allocate"], ALLOCATIONS)
     _check_choice("scaling", values["scaling"], SCALINGS)
