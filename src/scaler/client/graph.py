@@ -7,8 +7,10 @@ such values through a task that builds the list.)
 
 Everything is checked before anything runs: requested keys that are not in the graph raise KeyError, and
 cycles raise graphlib.CycleError. Only the ancestors of the requested keys are submitted. Each task node
-writes its result to object storage under an id chosen here, and its dependents read it from there, so
-intermediate values never travel through the client. They are deleted once every requested result is in.
+names its result with an object id chosen here: a small result travels inline to the scheduler, which hands it
+to the dependents (and the requested ones to the client); a large one is written to object storage under that id
+and read there. Either way intermediate values never travel through the client. Stored ones are deleted once
+every requested result is in.
 """
 
 from __future__ import annotations
@@ -119,20 +121,20 @@ def submit_graph(
 
     results: dict[Hashable, Any] = {}
     targets: list[bytes] = []
-    futures: list[ScalerFuture] = []
+    by_task: dict[bytes, ScalerFuture] = {}  # one future per node, however many keys name it (aliases)
     for key in keys:
         kind, first, _ = resolved[key]
         if kind == "value":
             results[key] = first
             continue
-        future = next((f for f in futures if f.task_id == first), None)
+        future = by_task.get(first)
         if future is None:
-            future = make_future(first)
+            future = by_task[first] = make_future(first)
             future.keeps_result_object = True
             register(first, future)
-            futures.append(future)
             targets.append(first)
         results[key] = future
+    futures = list(by_task.values())
     if nodes:
         _delete_when_done(futures, [n.task for n in nodes], delete_objects, tasks_done)
         # With its targets: the client keeps the graph to send again should the scheduler restart meanwhile.
