@@ -116,6 +116,23 @@ def test_small_graph_results_never_go_through_object_storage(
         assert future.result(timeout=60) == 200_000
 
 
+def test_a_graph_result_with_many_dependents_is_stored_once_instead_of_copied_to_each(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection, tmp_path: pathlib.Path
+) -> None:
+    release = str(tmp_path / "release")
+    with Client(address=single_worker_cluster.get_address()) as client:
+        # 100 KB feeding 21 nodes: inline it would cross the network 21 times; stored, the worker fetches it once.
+        graph: dict[str, object] = {"a": (os.urandom, 100_000), "hold": (hold_until, release, "a")}
+        graph.update({f"d{i}": (size_of, "a") for i in range(20)})
+        futures = client.get(graph, list(graph), block=False)
+        wait_until(lambda: os.path.exists(release + ".started"), timeout=60)
+        assert stored_bytes(storage) >= 100_000  # there while its dependents run
+        pathlib.Path(release).touch()
+        assert [futures[f"d{i}"].result(timeout=60) for i in range(20)] == [100_000] * 20
+        assert futures["hold"].result(timeout=60) == 100_000
+        wait_until(lambda: stored_bytes(storage) < 100_000, timeout=15)  # and gone with the graph
+
+
 def test_dropped_references_are_released(
     single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
 ) -> None:

@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from scaler.client.future import ScalerFuture
 from scaler.ids import random_object_id
 from scaler.protocol import codec
@@ -28,6 +30,8 @@ from scaler.protocol import messages as m
 
 if TYPE_CHECKING:
     from scaler.client.client import Client
+
+FANOUT_INLINE_BYTES = 1024 * 1024  # most bytes of one node's inline result copied to all its dependents together
 
 
 def is_task(value: Any) -> bool:
@@ -119,6 +123,8 @@ def submit_graph(
         else:
             resolved[key] = ("value", value, None)
 
+    nodes = _limit_fanned_out_results(nodes)
+
     results: dict[Hashable, Any] = {}
     targets: list[bytes] = []
     by_task: dict[bytes, ScalerFuture] = {}  # one future per node, however many keys name it (aliases)
@@ -140,6 +146,22 @@ def submit_graph(
         # With its targets: the client keeps the graph to send again should the scheduler restart meanwhile.
         send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))), targets)
     return results
+
+
+def _limit_fanned_out_results(nodes: list[m.GraphNode]) -> list[m.GraphNode]:
+    """A node with several dependents may send only a smaller result inline (``FANOUT_INLINE_BYTES`` shared among
+    them): the scheduler writes an inline result into every dependent's task, so a 200 KB value feeding 1,000 nodes
+    would cross the network 1,000 times, where from object storage each worker fetches it once."""
+    fanout: dict[bytes, int] = {}
+    for node in nodes:
+        for dependency in set(node.depends_on):
+            fanout[dependency] = fanout.get(dependency, 0) + 1
+    return [
+        m.GraphNode(msgspec.structs.replace(n.task, result_inline_limit=FANOUT_INLINE_BYTES // count), n.depends_on)
+        if (count := fanout.get(n.task.task_id, 0)) > 1
+        else n
+        for n in nodes
+    ]
 
 
 def _delete_when_done(

@@ -122,7 +122,10 @@ class Processor:
             self.current_task = None
             set_task_context(None)
         result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
-        if len(payload) > INLINE_RESULT_LIMIT:
+        limit = INLINE_RESULT_LIMIT
+        if task.result_inline_limit >= 0 and status is m.ResultStatus.SUCCESS:  # a value many dependents will copy
+            limit = min(limit, task.result_inline_limit)
+        if len(payload) > limit:
             # A large result; a graph node's under the id its dependents read (a small one travels inline and the
             # scheduler hands it to them). Confirmed before the result is reported, so that nobody is told of an
             # object that is not there yet, or that storage refused.
