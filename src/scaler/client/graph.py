@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from scaler.client.future import ScalerFuture
-from scaler.ids import random_object_id
+from scaler.ids import owner_prefix
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
@@ -93,11 +93,12 @@ def submit_graph(
     # What each key resolves to: ("task", task id, result object id) or ("value", constant).
     resolved: dict[Hashable, tuple[str, Any, Any]] = {}
     nodes: list[m.GraphNode] = []
+    owner = owner_prefix(client.identity)  # a node's result id: this client's objects, then its (unique) task id
     for key in order:
         value = graph[key]
         if is_task(value):
             task_id = new_task_id()
-            result_id = random_object_id(client.identity)
+            result_id = owner + task_id
             args, depends_on = [], []
             for arg in value[1:]:
                 if _is_key(arg, graph):

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from scaler.protocol import messages as m
-from scaler.scheduler.tables import ClientRecord, NodeResult, TaskRecord, TaskState, next_sequence
+from scaler.scheduler.tables import NO_KEYS, ClientRecord, NodeResult, TaskRecord, TaskState, next_sequence
 
 if TYPE_CHECKING:
     from scaler.scheduler.core import SchedulerCore
@@ -48,7 +48,8 @@ def accept_graph(core: SchedulerCore, client: ClientRecord, graph: m.GraphTask, 
     records: dict[bytes, TaskRecord] = {}
     for node in graph.nodes:
         task = node.task
-        record = TaskRecord(task, TaskState.WAITING, next_sequence(), now, required_keys=frozenset(task.capabilities))
+        keys = frozenset(task.capabilities) if task.capabilities else NO_KEYS
+        record = TaskRecord(task, TaskState.WAITING, next_sequence(), now, required_keys=keys)
         record.depends_on = tuple(set(node.depends_on))
         record.waiting_on = len(record.depends_on)
         record.reported = task.task_id in targets
