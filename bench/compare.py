@@ -325,6 +325,7 @@ def rows(settings: Settings) -> list[Row]:
             ]
             if size == max(settings.rtt_sizes_mb):
                 table.append(Row(f"{prefix}_put_once_s", f"{name}: the put itself (s)", _seconds))
+    table += _graph_rows(settings)
     table += [
         Row("efficiency_20ms", f"efficiency, {settings.efficiency_tasks} x 20 ms CPU tasks", _ratio, ">= 0.95"),
         Row("efficiency_task_stretch", "  task wall / CPU time in its worker (1.0: had its core)", _ratio),
@@ -333,6 +334,16 @@ def rows(settings: Settings) -> list[Row]:
         Row("load_at_end", "machine load average (1 min) at the end", _ratio),
     ]
     return table
+
+
+def _graph_rows(settings: Settings) -> list[Row]:
+    n = settings.map_tasks
+    return [
+        Row("graph_wide_nodes_per_s", f"graph, wide: {n:,} independent nodes (nodes/s)", _rate),
+        Row("graph_wide_vs_map", "  wide graph rate / map rate", _ratio, ">= 0.8"),
+        Row("graph_chain_nodes_per_s", f"graph, chain of {n:,} nodes (nodes/s)", _rate),
+        Row("graph_chain_vs_latency", "  chain time per node / latency median", _ratio, "<= 1.2"),
+    ]
 
 
 def _cell(row: Row, outcome: Outcome) -> str:

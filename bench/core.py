@@ -60,6 +60,13 @@ class Backend(ABC):
         """
         return None
 
+    def run_graph(self, graph: dict[str, Any], keys: list[str]) -> list[Any] | None:
+        """Evaluate a Dask-style graph (``{key: (fn, arg_or_key, ...)}``); the values of ``keys``, in order.
+
+        Systems that cannot run such a graph return None (the table prints "-").
+        """
+        return None
+
     @abstractmethod
     def shutdown(self) -> None:
         """Disconnect the client and stop every process of the cluster."""
@@ -81,6 +88,7 @@ class Settings:
     efficiency_reps: int = 2
     start_cycles: int = 3  # cluster lives measured for start_to_first_result and shutdown (the main one included)
     rep_budget_s: float = 60.0  # no further repetition of a measurement once its repetitions took this long
+    only: list[str] = field(default_factory=list)  # run only these steps of the list in _run_all (run_one --only)
 
     @classmethod
     def quick(cls) -> Settings:
@@ -363,9 +371,10 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
             ),
         ),
         ("latency", lambda: _record_latency(backend, settings, rec)),
+        ("graphs", lambda: _record_graphs(backend, settings, rec)),
         ("efficiency_20ms", lambda: _record_efficiency(backend, settings, rec)),
     ]
-    for step, action in steps:
+    for step, action in [(step, action) for step, action in steps if not settings.only or step in settings.only]:
         rec.begin(step)
         try:
             action()
@@ -426,6 +435,51 @@ def _record_latency(backend: Backend, settings: Settings, rec: Recorder) -> None
     rec.value("latency_median_ms", med)
     rec.value("latency_p99_ms", p99)
     rec.value("latency_samples_taken", taken)
+
+
+# --- graphs (wide and chain) -----------------------------------------------------------------------------------
+
+
+def graph_shape(shape: str, n: int) -> tuple[dict[str, Any], list[str], list[Any]]:
+    """(graph, keys, expected values) of ``n`` no-op nodes: "wide" (independent, every key requested) or "chain"
+    (node i takes node i - 1's value; only the last key requested, and its value is node 0's)."""
+    if shape == "wide":
+        graph: dict[str, Any] = {f"n{i}": (tasks.noop, i) for i in range(n)}
+        return graph, list(graph), list(range(n))
+    graph = {"n0": (tasks.noop, 0)}
+    graph.update({f"n{i}": (tasks.noop, f"n{i - 1}") for i in range(1, n)})
+    return graph, [f"n{n - 1}"], [0]
+
+
+def measure_graph(backend: Backend, shape: str, n: int) -> float | None:
+    """Nodes per second of one ``shape`` graph of ``n`` nodes, results in hand; None if the system cannot."""
+    graph, keys, expected = graph_shape(shape, n)
+    t0 = time.perf_counter()
+    values = backend.run_graph(graph, keys)
+    elapsed = time.perf_counter() - t0
+    if values is None:
+        return None
+    if list(values) != expected:
+        raise RuntimeError(f"{shape} graph returned wrong values ({len(values)} items)")
+    return n / elapsed
+
+
+def _record_graphs(backend: Backend, settings: Settings, rec: Recorder) -> None:
+    """Wide and chain graphs of ``map_tasks`` nodes, with the issue's two ratios: the wide graph's rate over the map
+    rate (target >= 0.8) and the chain's time per node over the sequential latency (target <= 1.2)."""
+    n = settings.map_tasks
+    for shape in ("wide", "chain"):
+        key = f"graph_{shape}_nodes_per_s"
+        t0 = time.perf_counter()
+        first = measure_graph(backend, shape, n)
+        rates = [first] if first is not None else []
+        while rates and len(rates) < settings.map_reps and time.perf_counter() - t0 < settings.rep_budget_s:
+            rates.append(measure_graph(backend, shape, n) or 0.0)
+        rec.value(key, median(rates) if rates else None)
+    wide, chain = rec.results.get("graph_wide_nodes_per_s"), rec.results.get("graph_chain_nodes_per_s")
+    map_rate, latency_ms = rec.results.get("map_tasks_per_s"), rec.results.get("latency_median_ms")
+    rec.value("graph_wide_vs_map", wide / map_rate if wide and map_rate else None)
+    rec.value("graph_chain_vs_latency", 1e3 / chain / latency_ms if chain and latency_ms else None)
 
 
 def _try_shutdown(backend: Backend) -> None:

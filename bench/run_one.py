@@ -64,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", type=Path, help="append results as JSON lines to this file")
     parser.add_argument(
+        "--only",
+        default="",
+        help="comma-separated steps to run (e.g. map_tasks_per_s,latency,graphs): no round trips, one cluster life",
+    )
+    parser.add_argument(
         "--netns",
         action="store_true",
         help="running in a private network namespace (unshare --net): bring up loopback first",
@@ -74,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings.quick() if args.quick else Settings()
     settings.n_workers = args.workers
+    if args.only:
+        settings.only, settings.rtt_sizes_mb, settings.start_cycles = args.only.split(","), [], 1
     stream: IO[str] | None = args.out.open("a", encoding="utf-8") if args.out else None
     rec = Recorder(stream)
     try:

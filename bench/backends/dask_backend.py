@@ -51,6 +51,9 @@ class DaskBackend(Backend):
     def put(self, obj: Any) -> Any:
         return self._client.scatter(obj)
 
+    def run_graph(self, graph: dict[str, Any], keys: list[str]) -> list[Any] | None:
+        return list(self._client.get(graph, keys))  # the same Dask-style graph dict; values in the order of keys
+
     def shutdown(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None

@@ -33,6 +33,15 @@ class ProcessPoolBackend(Backend):
     def map(self, fn: Callable[..., Any], xs: Sequence[Any]) -> list[Any]:
         return list(self._executor().map(fn, xs))
 
+    def run_graph(self, graph: dict[str, Any], keys: list[str]) -> list[Any] | None:
+        """A pool cannot chain futures: a node whose argument is another node's value waits for it in the driver, so
+        independent nodes run in parallel and a chain runs as sequential round trips."""
+        futures: dict[str, Any] = {}
+        for key, (fn, *args) in graph.items():
+            values = [futures[a].result() if isinstance(a, str) and a in futures else a for a in args]
+            futures[key] = self._executor().submit(fn, *values)
+        return [futures[key].result() for key in keys]
+
     def shutdown(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

@@ -75,6 +75,10 @@ class _ScalerBackend(Backend):
     def put(self, obj: Any) -> Any:
         return self._client.send_object(obj)
 
+    def run_graph(self, graph: dict[str, Any], keys: list[str]) -> list[Any] | None:
+        values = self._client.get(graph, keys)  # {key: value}, in both ours and opengris-scaler
+        return [values[key] for key in keys]
+
     def shutdown(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
@@ -100,3 +104,14 @@ class OpengrisBackend(_ScalerBackend):
     name = "opengris"
     distribution = "opengris-scaler"
     expect_in_repo = False
+
+    def run_graph(self, graph: dict[str, Any], keys: list[str]) -> list[Any] | None:
+        # opengris-scaler reads every argument of a task as a key of the graph: literals become constant nodes.
+        with_constants: dict[str, Any] = {}
+        for key, (fn, *args) in graph.items():
+            for index, arg in enumerate(args):
+                if not (isinstance(arg, str) and arg in graph):
+                    with_constants[f"{key}.{index}"] = arg
+                    args[index] = f"{key}.{index}"
+            with_constants[key] = (fn, *args)
+        return super().run_graph(with_constants, keys)

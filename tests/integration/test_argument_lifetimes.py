@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import os
+import pathlib
 from collections.abc import Iterator
 
 import pytest
@@ -88,6 +89,48 @@ def test_graph_intermediate_results_leave_the_processors(
         wait_until(lambda: stored_bytes(storage) < MB, timeout=15)
         functions = 2  # os.urandom and size_of stay cached: the client may call them again
         wait_until(lambda: client.submit(cached_objects).result(timeout=30) <= baseline_cache + functions, timeout=15)
+
+
+def hold_until(path: str, value: bytes) -> int:
+    """Says it started (``path``.started), then waits for ``path`` to exist: the test looks around meanwhile."""
+    import pathlib
+    import time
+
+    pathlib.Path(path + ".started").touch()
+    while not os.path.exists(path):
+        time.sleep(0.01)
+    return len(value)
+
+
+def test_small_graph_results_never_go_through_object_storage(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection, tmp_path: pathlib.Path
+) -> None:
+    release = str(tmp_path / "release")
+    with Client(address=single_worker_cluster.get_address()) as client:
+        # A 200 KB intermediate value (under the inline limit): the scheduler hands it to its dependent, and object
+        # storage never holds it, not even while the dependent runs (before, it stayed there until the graph ended).
+        future = client.get({"a": (os.urandom, 200_000), "c": (hold_until, release, "a")}, ["c"], block=False)["c"]
+        wait_until(lambda: os.path.exists(release + ".started"), timeout=60)
+        assert stored_bytes(storage) < 100_000
+        pathlib.Path(release).touch()
+        assert future.result(timeout=60) == 200_000
+
+
+def test_a_graph_result_with_many_dependents_is_stored_once_instead_of_copied_to_each(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection, tmp_path: pathlib.Path
+) -> None:
+    release = str(tmp_path / "release")
+    with Client(address=single_worker_cluster.get_address()) as client:
+        # 100 KB feeding 21 nodes: inline it would cross the network 21 times; stored, the worker fetches it once.
+        graph: dict[str, object] = {"a": (os.urandom, 100_000), "hold": (hold_until, release, "a")}
+        graph.update({f"d{i}": (size_of, "a") for i in range(20)})
+        futures = client.get(graph, list(graph), block=False)
+        wait_until(lambda: os.path.exists(release + ".started"), timeout=60)
+        assert stored_bytes(storage) >= 100_000  # there while its dependents run
+        pathlib.Path(release).touch()
+        assert [futures[f"d{i}"].result(timeout=60) for i in range(20)] == [100_000] * 20
+        assert futures["hold"].result(timeout=60) == 100_000
+        wait_until(lambda: stored_bytes(storage) < 100_000, timeout=15)  # and gone with the graph
 
 
 def test_dropped_references_are_released(

@@ -96,6 +96,6 @@ def test_a_100000_node_chain_whose_root_fails_raises_the_root_exception(client: 
 
 @pytest.mark.slow
 def test_a_100000_node_chain_that_succeeds(client: Client) -> None:
-    # About 90 s on a busy 2-core machine: one node at a time, each through a worker and object storage.
+    # 45-80 s on a busy 2-core machine: one node at a time, each result handed on by the scheduler.
     future = client.get(chain((inc, 0), 100_000), ["k99999"], block=False)["k99999"]
     assert future.result(timeout=1200) == 100_000

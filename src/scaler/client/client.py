@@ -366,7 +366,7 @@ class Client:
 
         ``{"x": 1, "y": (inc, "x"), "z": (add, "x", "y")}`` with ``keys=["z"]`` gives ``{"z": 3}``: a value is a
         constant, a tuple ``(function, argument_or_key, ...)``, or another key. Independent nodes run in
-        parallel and intermediate results stay in object storage. Unknown keys raise ``KeyError`` and cycles
+        parallel and intermediate results never pass through the client. Unknown keys raise ``KeyError`` and cycles
         ``graphlib.CycleError`` before anything runs; a failing node fails its dependents with its exception.
         ``capabilities`` applies to every node.
         """

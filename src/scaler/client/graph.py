@@ -7,8 +7,10 @@ such values through a task that builds the list.)
 
 Everything is checked before anything runs: requested keys that are not in the graph raise KeyError, and
 cycles raise graphlib.CycleError. Only the ancestors of the requested keys are submitted. Each task node
-writes its result to object storage under an id chosen here, and its dependents read it from there, so
-intermediate values never travel through the client. They are deleted once every requested result is in.
+names its result with an object id chosen here: a small result travels inline to the scheduler, which hands it
+to the dependents (and the requested ones to the client); a large one is written to object storage under that id
+and read there. Either way intermediate values never travel through the client. Stored ones are deleted once
+every requested result is in.
 """
 
 from __future__ import annotations
@@ -19,13 +21,17 @@ import threading
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from scaler.client.future import ScalerFuture
-from scaler.ids import random_object_id
+from scaler.ids import owner_prefix
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
 if TYPE_CHECKING:
     from scaler.client.client import Client
+
+FANOUT_INLINE_BYTES = 1024 * 1024  # most bytes of one node's inline result copied to all its dependents together
 
 
 def is_task(value: Any) -> bool:
@@ -87,11 +93,12 @@ def submit_graph(
     # What each key resolves to: ("task", task id, result object id) or ("value", constant).
     resolved: dict[Hashable, tuple[str, Any, Any]] = {}
     nodes: list[m.GraphNode] = []
+    owner = owner_prefix(client.identity)  # a node's result id: this client's objects, then its (unique) task id
     for key in order:
         value = graph[key]
         if is_task(value):
             task_id = new_task_id()
-            result_id = random_object_id(client.identity)
+            result_id = owner + task_id
             args, depends_on = [], []
             for arg in value[1:]:
                 if _is_key(arg, graph):
@@ -117,27 +124,45 @@ def submit_graph(
         else:
             resolved[key] = ("value", value, None)
 
+    nodes = _limit_fanned_out_results(nodes)
+
     results: dict[Hashable, Any] = {}
     targets: list[bytes] = []
-    futures: list[ScalerFuture] = []
+    by_task: dict[bytes, ScalerFuture] = {}  # one future per node, however many keys name it (aliases)
     for key in keys:
         kind, first, _ = resolved[key]
         if kind == "value":
             results[key] = first
             continue
-        future = next((f for f in futures if f.task_id == first), None)
+        future = by_task.get(first)
         if future is None:
-            future = make_future(first)
+            future = by_task[first] = make_future(first)
             future.keeps_result_object = True
             register(first, future)
-            futures.append(future)
             targets.append(first)
         results[key] = future
+    futures = list(by_task.values())
     if nodes:
         _delete_when_done(futures, [n.task for n in nodes], delete_objects, tasks_done)
         # With its targets: the client keeps the graph to send again should the scheduler restart meanwhile.
         send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))), targets)
     return results
+
+
+def _limit_fanned_out_results(nodes: list[m.GraphNode]) -> list[m.GraphNode]:
+    """A node with several dependents may send only a smaller result inline (``FANOUT_INLINE_BYTES`` shared among
+    them): the scheduler writes an inline result into every dependent's task, so a 200 KB value feeding 1,000 nodes
+    would cross the network 1,000 times, where from object storage each worker fetches it once."""
+    fanout: dict[bytes, int] = {}
+    for node in nodes:
+        for dependency in set(node.depends_on):
+            fanout[dependency] = fanout.get(dependency, 0) + 1
+    return [
+        m.GraphNode(msgspec.structs.replace(n.task, result_inline_limit=FANOUT_INLINE_BYTES // count), n.depends_on)
+        if (count := fanout.get(n.task.task_id, 0)) > 1
+        else n
+        for n in nodes
+    ]
 
 
 def _delete_when_done(

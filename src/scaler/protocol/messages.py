@@ -98,8 +98,12 @@ class Task(_Message, frozen=True, tag=1, gc=False):
     priority: int
     flags: int  # TaskFlags
     function_name: str
-    # Graph nodes: store the result in object storage under this id (dependents read it from there).
+    # Graph nodes: the id a large result is stored under in object storage (dependents read it from there); a
+    # small one travels inline and the scheduler hands it to the dependents.
     result_object_id: bytes = b""
+    # Graph nodes with many dependents: the largest result to send inline (each dependent gets a copy); a larger
+    # one is stored once and each worker fetches it once. -1: the processor's usual inline limit.
+    result_inline_limit: int = -1
 
 
 class TaskResult(_Message, frozen=True, tag=2):

@@ -5,6 +5,8 @@ each holds, then hands each queued task to the least loaded worker that can run 
 capability requirement costs O(log workers); a task that requires capabilities scans the workers (those
 are rare and their eligible set is small). Tasks that fit nowhere go back to the queue in their order.
 A task re-run after a death (deaths.py) goes to another worker than the one it died on, when one has room.
+A graph node whose input is a large result goes to the worker that produced it (its processor still holds the
+value, so nothing is fetched) when that worker has an idle processor; otherwise placement is as usual.
 
 ``unplaceable_tasks`` finds the queued tasks that can never be placed: those whose capabilities no worker has
 and no worker manager can provide.
@@ -39,6 +41,11 @@ def place_queued_tasks(
         if task_id is None:
             break
         record = tasks[task_id]
+        if record.preferred_worker is not None:
+            preferred = _idle_preferred(record, workers)
+            if preferred is not None:  # out of heap order: its entry is re-checked when popped
+                assign(record, preferred)
+                continue
         if record.required_keys:
             worker = _least_loaded_capable(record.required_keys, workers, record.last_death_on)
             if worker is None:
@@ -60,6 +67,15 @@ def place_queued_tasks(
             heapq.heappush(heap, (len(worker.tasks), next(order), worker.worker_id))
     for record in held_back:
         queue.push(record.task.task_id, record.task.priority, record.sequence)
+
+
+def _idle_preferred(record: TaskRecord, workers: dict[bytes, WorkerRecord]) -> WorkerRecord | None:
+    """The task's preferred worker if it can start the task now (a processor with nothing to do): O(1)."""
+    worker = workers.get(record.preferred_worker) if record.preferred_worker is not None else None
+    if worker is None or worker.worker_id == record.last_death_on or worker.free_slots <= 0:
+        return None
+    busy = len(worker.tasks) >= max(1, len(worker.heartbeat.processors))
+    return None if busy or not record.required_keys <= worker.capability_keys else worker
 
 
 def _pop_least_loaded(heap: list[tuple[int, int, bytes]], workers: dict[bytes, WorkerRecord]) -> WorkerRecord | None:

@@ -27,7 +27,7 @@ from scaler.scheduler.balancing import Balancer
 from scaler.scheduler.deaths import MAX_DEATHS, processor_died, recover_tasks
 from scaler.scheduler.departures import DepartedClients
 from scaler.scheduler.flow_control import DEFAULT_CLIENT_WINDOW, FlowControl
-from scaler.scheduler.graphs import accept_graph, release_dependents
+from scaler.scheduler.graphs import accept_graph, forget_inputs, release_dependents
 from scaler.scheduler.managers import ManagerDirectory
 from scaler.scheduler.replies import failure_for_dependents, mismatch, no_capable_worker, rejection
 from scaler.scheduler.tables import (
@@ -415,6 +415,8 @@ class SchedulerCore:
         """``_finish`` without touching dependents (graphs.py walks those itself, iteratively)."""
         task_id = record.task.task_id
         del self.tasks[task_id]
+        if record.state is TaskState.WAITING and record.depends_on:
+            forget_inputs(self, record)  # a graph node that never ran: the results kept for it may go
         self.finished[outcome] += 1
         self.finished_by_function[record.task.function_name, outcome] += 1
         profile = message.profile if isinstance(message, m.TaskResult) else None

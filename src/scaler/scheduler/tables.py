@@ -50,6 +50,8 @@ class TaskRecord:
     waiting_on: int = 0
     dependents: list[bytes] | None = None
     reported: bool = True
+    depends_on: tuple[bytes, ...] = ()  # graph nodes: the nodes whose results are its arguments (graphs.py)
+    preferred_worker: bytes | None = None  # a worker holding one of its large inputs (allocation.py)
 
 
 @dataclass(slots=True)
@@ -66,11 +68,23 @@ class WorkerRecord:
 
 
 @dataclass(slots=True)
+class NodeResult:
+    """A graph node's result kept for the dependents still waiting for it (see graphs.py)."""
+
+    object_id: bytes  # the node's ``result_object_id``: how its dependents' arguments name the result
+    payload: m.TaskArg  # INLINE: the value itself, handed to the dependents; OBJECT: it is in object storage
+    worker: bytes | None  # the worker that produced it
+    waiting: int  # dependents still waiting for it; dropped at 0
+
+
+@dataclass(slots=True)
 class ClientRecord:
     client_id: bytes
     last_seen: float
     tasks: set[bytes] = field(default_factory=set)
     works_for: bytes | None = None  # a nested client (created inside a task): the client of that task
+    # Results of finished graph nodes that waiting nodes still need, by task id: they go when the client does.
+    node_results: dict[bytes, NodeResult] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

@@ -122,13 +122,21 @@ class Processor:
             self.current_task = None
             set_task_context(None)
         result_arg = m.TaskArg(m.ArgKind.INLINE, payload)
-        if (task.result_object_id and status is m.ResultStatus.SUCCESS) or len(payload) > INLINE_RESULT_LIMIT:
-            # A graph node's result (its dependents read it there) or a large one. Confirmed before the result is
-            # reported, so that nobody is told of an object that is not there yet, or that storage refused.
+        limit = INLINE_RESULT_LIMIT
+        if task.result_inline_limit >= 0 and status is m.ResultStatus.SUCCESS:  # a value many dependents will copy
+            limit = min(limit, task.result_inline_limit)
+        if len(payload) > limit:
+            # A large result; a graph node's under the id its dependents read (a small one travels inline and the
+            # scheduler hands it to them). Confirmed before the result is reported, so that nobody is told of an
+            # object that is not there yet, or that storage refused.
             object_id = task.result_object_id or random_object_id(task.client_id)
             try:
                 storage.put(object_id, [SERIALIZED, payload], wait=True, timeout=READ_DEADLINE_SECONDS)
                 result_arg = m.TaskArg(m.ArgKind.OBJECT, object_id)
+                if task.result_object_id and status is m.ResultStatus.SUCCESS:
+                    # Its dependents are placed here when this worker is free: they use the value without a fetch.
+                    # Evicted with the graph's other results when the client releases them.
+                    self._cache[object_id] = value
             except ObjectStorageError as error:
                 status, result_arg = m.ResultStatus.FAILED, m.TaskArg(m.ArgKind.INLINE, dump_exception(error))
         profile = None
