@@ -78,6 +78,17 @@ class RayBackend(Backend):
 
         return ray.put(obj)
 
+    def scheduler_pids(self) -> list[int]:
+        """Ray schedules in its GCS server and its raylet (native processes); found through Ray's node handle, a
+        private API, so [] ("-") if this Ray version lays it out differently."""
+        try:
+            import ray
+
+            processes = ray._private.worker._global_node.all_processes
+            return [info.process.pid for name in ("gcs_server", "raylet") for info in processes.get(name, [])]
+        except Exception:
+            return []
+
     def shutdown(self) -> None:
         import ray
 

@@ -75,6 +75,13 @@ class _ScalerBackend(Backend):
     def put(self, obj: Any) -> Any:
         return self._client.send_object(obj)
 
+    def scheduler_pids(self) -> list[int]:
+        cluster = self._cluster
+        pid = getattr(cluster, "scheduler_pid", None)  # ours
+        if pid is None:  # opengris-scaler: its scheduler is a multiprocessing.Process
+            pid = getattr(getattr(cluster, "_scheduler", None), "pid", None)
+        return [pid] if isinstance(pid, int) else []
+
     def shutdown(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None
