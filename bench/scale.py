@@ -107,21 +107,22 @@ def measure_big_map(backend: Backend, settings: Settings, rec: Recorder) -> None
 def measure_many_workers(backend: Backend, settings: Settings, rec: Recorder) -> None:
     """A cluster of ``scale_workers`` workers on this machine's cores: map throughput, scheduler CPU per task.
 
-    Its own cluster life (started and stopped here). Before measuring, every worker is given time to start: tasks
-    are mapped until a map's rate stops climbing (at most 10 rounds), so start-up does not count as throughput.
+    Its own cluster life (started and stopped here). Before measuring, every worker is given time to start: small
+    maps run until three in a row are no faster than the best so far (at most 40), so start-up does not count as
+    throughput.
     """
     n_workers, n = settings.scale_workers, settings.map_tasks
     backend.start(n_workers)
     try:
-        warm = 4 * n_workers
-        last = 0.0
-        for _ in range(10):
+        warm, best, flat = 4 * n_workers, 0.0, 0
+        for _ in range(40):
             t0 = time.perf_counter()
             backend.map(tasks.noop, list(range(warm)))
             rate = warm / (time.perf_counter() - t0)
-            if rate < 1.1 * last:
+            flat = flat + 1 if rate < 1.1 * best else 0
+            best = max(best, rate)
+            if flat >= 3:
                 break
-            last = rate
         scheduler_pids = backend.scheduler_pids()
         cpu0 = _sum([cpu_seconds(pid) for pid in scheduler_pids])
         xs = list(range(n))
