@@ -78,8 +78,9 @@ def measure_big_map(backend: Backend, settings: Settings, rec: Recorder) -> None
     rate = rec.results.get("map_tasks_per_s")
     if isinstance(rate, (int, float)) and rate > 0 and n / rate > settings.scale_budget_s:
         rec.value("scale_map_skipped", f"would take ~{n / rate:.0f}s at {rate:.0f} tasks/s")
-        for key in ("scale_map_tasks_per_s", "scale_map_client_peak_mb", "scale_map_scheduler_peak_mb"):
-            rec.value(key, None)
+        for key in ("tasks_per_s", "client_peak_mb", "scheduler_peak_mb", "client_bytes_per_task",
+                    "scheduler_bytes_per_task"):  # fmt: skip
+            rec.value(f"scale_map_{key}", None)
         return
     client_pid, scheduler_pids = os.getpid(), backend.scheduler_pids()
     pids = [client_pid, *scheduler_pids]
