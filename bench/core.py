@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any, Protocol
 
-from bench import tasks
+from bench import scale, tasks
 
 MB = 1_000_000
 
@@ -71,6 +71,10 @@ class Backend(ABC):
     def shutdown(self) -> None:
         """Disconnect the client and stop every process of the cluster."""
 
+    def scheduler_pids(self) -> list[int]:
+        """The processes that schedule (their memory and CPU are the scale rows'); [] where there is none of its own."""
+        return []
+
 
 @dataclass
 class Settings:
@@ -90,6 +94,10 @@ class Settings:
     rep_budget_s: float = 60.0  # no further repetition of a measurement once its repetitions took this long
     only: list[str] = field(default_factory=list)  # run only these steps of the list in _run_all (run_one --only)
 
+    scale_map_tasks: int = 100_000  # bench/scale.py: one map this large (throughput, peak RSS of client and scheduler)
+    scale_workers: int = 32  # bench/scale.py: a cluster of this many workers on the machine's cores
+    scale_budget_s: float = 120.0  # the big map is skipped when the 10k map's rate says it would take longer
+
     @classmethod
     def quick(cls) -> Settings:
         return cls(
@@ -105,6 +113,9 @@ class Settings:
             efficiency_reps=1,
             start_cycles=1,
             rep_budget_s=10.0,
+            scale_map_tasks=2_000,
+            scale_workers=4,
+            scale_budget_s=20.0,
         )
 
 
@@ -381,6 +392,13 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
         except Exception as exc:
             rec.error(step, exc)
 
+    if not settings.only or "scale_map" in settings.only:
+        rec.begin("scale_map")
+        try:
+            scale.measure_big_map(backend, settings, rec)
+        except Exception as exc:
+            rec.error("scale_map", exc)
+
     rec.begin("numpy_warmup")
     try:  # workers import numpy on their first array: keep that one-off cost out of the round-trip numbers
         small = _PAYLOADS.make("numpy", 8)
@@ -414,6 +432,13 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
     rec.value("start_to_first_result_s", median(first_results))
     if shutdowns:
         rec.value("shutdown_s", median(shutdowns))
+
+    if not settings.only or "scale_workers" in settings.only:
+        rec.begin("scale_workers")
+        try:
+            scale.measure_many_workers(backend, settings, rec)
+        except Exception as exc:
+            rec.error("scale_workers", exc)
 
 
 def _record_efficiency(backend: Backend, settings: Settings, rec: Recorder) -> None:

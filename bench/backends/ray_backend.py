@@ -88,6 +88,17 @@ class RayBackend(Backend):
             refs[key] = self._fn(fn).remote(*(refs.get(a, a) if isinstance(a, str) else a for a in args))
         return list(ray.get([refs[key] for key in keys]))
 
+    def scheduler_pids(self) -> list[int]:
+        """Ray schedules in its GCS server and its raylet (native processes); found through Ray's node handle, a
+        private API, so [] ("-") if this Ray version lays it out differently."""
+        try:
+            import ray
+
+            processes = ray._private.worker._global_node.all_processes
+            return [info.process.pid for name in ("gcs_server", "raylet") for info in processes.get(name, [])]
+        except Exception:
+            return []
+
     def shutdown(self) -> None:
         import ray
 

@@ -79,6 +79,13 @@ class _ScalerBackend(Backend):
         values = self._client.get(graph, keys)  # {key: value}, in both ours and opengris-scaler
         return [values[key] for key in keys]
 
+    def scheduler_pids(self) -> list[int]:
+        cluster = self._cluster
+        pid = getattr(cluster, "scheduler_pid", None)  # ours
+        if pid is None:  # opengris-scaler: its scheduler is a multiprocessing.Process
+            pid = getattr(getattr(cluster, "_scheduler", None), "pid", None)
+        return [pid] if isinstance(pid, int) else []
+
     def shutdown(self) -> None:
         client, cluster = self._client, self._cluster
         self._client = self._cluster = None

@@ -202,6 +202,11 @@ class SchedulerClusterCombo:
         return self._object_storage_address
 
     @property
+    def scheduler_pid(self) -> int | None:
+        """The process id of the scheduler (None once shut down)."""
+        return self._processes[1].pid if len(self._processes) > 1 else None
+
+    @property
     def worker_pids(self) -> list[int]:
         """The process ids of the worker agents (each runs its tasks in a child processor process)."""
         return [process.pid for process in self._processes[2:]]

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from scaler.io.loop import Loop
+from scaler.io.monitor_events import receive_monitor_event
 from scaler.io.scheduler_link_core import (
     Closed,
     Connected,
@@ -162,15 +162,15 @@ class SchedulerLink:
     def _on_monitor(self) -> None:
         for _ in range(100):
             try:
-                report = recv_monitor_message(self._monitor, zmq.NOBLOCK)
+                event, value = receive_monitor_event(self._monitor, zmq.NOBLOCK)
             except zmq.Again:
                 return
-            except zmq.ZMQError:  # the monitor was closed
+            except (zmq.ZMQError, ValueError):  # the monitor was closed
                 return
-            event, refused = report["event"], False
+            refused = False
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or (
                 event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                and report["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
             ):
                 self._act(self.core.on_authentication_failed(self._secured))
                 continue

@@ -311,6 +311,8 @@ class SchedulerCore:
         record = self.tasks.get(result.task_id)
         if worker is not None:
             worker.tasks.pop(result.task_id, None)
+            if not worker.tasks:
+                self.balancer.worker_ran_dry(now)  # others' queued tasks may come here (balancing.py)
         if record is None or record.worker != peer:
             return  # a zombie's result, or one for a task whose client left
         if result.status is m.ResultStatus.PROCESSOR_DIED:

@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 
-from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.ids import owner_prefix, short
 from scaler.io.address import Address
 from scaler.io.logs import RateLimitedLog
@@ -36,6 +35,7 @@ from scaler.io.sockets import bind_publisher, bind_router, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
+from scaler.scheduler.policy.content import DEFAULT_POLICY_CONTENT
 from scaler.scheduler.replies import rejection
 from scaler.scheduler.status import STATUS_INTERVAL_SECONDS, StatusReporter
 from scaler.scheduler.storage_child import StorageChild, StorageDiedError
@@ -47,6 +47,7 @@ from scaler.security.roles import SchedulerGuard
 from scaler.security.runtime import cluster_file, withdraw
 
 if TYPE_CHECKING:
+    from scaler.config.sections.scheduler import SchedulerConfig
     from scaler.scheduler.policy.engine import PolicyEngine
 
 logger = logging.getLogger("scaler.scheduler")

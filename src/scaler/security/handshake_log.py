@@ -9,9 +9,9 @@ import time
 from typing import Any
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 from scaler.io.loop import Loop
+from scaler.io.monitor_events import receive_monitor_event
 
 logger = logging.getLogger("scaler.security")
 
@@ -31,10 +31,10 @@ class HandshakeFailureLog:
     def _on_event(self) -> None:
         for _ in range(100):
             try:
-                event = recv_monitor_message(self._monitor, zmq.NOBLOCK)
-            except (zmq.Again, zmq.ZMQError):  # drained (or closed)
+                _, value = receive_monitor_event(self._monitor, zmq.NOBLOCK)
+            except (zmq.Again, zmq.ZMQError, ValueError):  # drained (or closed)
                 break
-            if event["value"] == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
                 kind = "without credentials"
             else:
                 kind = "that failed the security handshake (wrong scheduler key, or not ZeroMQ)"

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
-from zmq.auth.thread import ThreadAuthenticator
 
 from scaler.security.credentials import SCHEDULER_ROLE, CredentialsError, Identity, ServerCredentials, load_credentials
+
+if TYPE_CHECKING:  # imported by secured servers only: it pulls in asyncio, which no client or worker needs
+    from zmq.auth.thread import ThreadAuthenticator
 
 logger = logging.getLogger("scaler.security")
 
@@ -117,6 +119,8 @@ class KeyRing:
 
 def start_authenticator(context: zmq.Context[Any], keyring: KeyRing) -> ThreadAuthenticator:
     """Run the ZAP handler for every secured socket of ``context`` (stop it before ``context.term()``)."""
+    from zmq.auth.thread import ThreadAuthenticator  # ~25 ms of start-up (asyncio) that only a secured server pays
+
     zap_log = logging.getLogger("scaler.security.zap")
     zap_log.setLevel(logging.INFO)  # pyzmq's debug lines would show PLAIN passwords
     authenticator = ThreadAuthenticator(context, log=zap_log)

@@ -321,10 +321,14 @@ def test_load_balancing_moves_queued_tasks_to_an_idle_worker_after_repeated_advi
     core.tick(0.1)  # the round the workers' arrival asked for: nothing to move yet
     for n in range(10):
         core.handle(CLIENT, task(n), 0.0)
-    for placed in sent(core.flush().to_peers, W2, m.Task):  # W2 is quick: done with its share, now idle
-        ok = m.TaskResult(placed.task_id, m.ResultStatus.SUCCESS, None, None)  # type: ignore[attr-defined]
-        core.handle(W2, ok, 0.5)
+    # W2's share is cancelled by its client: W2 is idle, but did not run dry (a worker that finished its tasks
+    # gets the next tick's advice at once: see the runs_dry test below), so the streak rule applies.
+    for placed in sent(core.flush().to_peers, W2, m.Task):
+        core.handle(CLIENT, m.TaskCancel(placed.task_id, True), 0.4)  # type: ignore[attr-defined]
+        gone = m.TaskCancelConfirm(placed.task_id, m.CancelOutcome.CANCELED)  # type: ignore[attr-defined]
+        core.handle(W2, gone, 0.5)
     core.flush()
+    assert not core.workers[W2].tasks
     core.tick(1.0)
     assert not sent(core.flush().to_peers, W1, m.TaskCancel)  # advice seen once: not yet
     core.tick(2.0)
@@ -492,3 +496,29 @@ def test_a_task_the_worker_refuses_to_give_back_counts_as_started() -> None:
     assert [c.task_id for c in cancels] == [task(2).task_id]  # type: ignore[attr-defined]
     core.handle(W1, m.TaskCancelConfirm(task(2).task_id, m.CancelOutcome.NOT_CANCELED), 0.7)
     assert core.tasks[task(2).task_id].started and core.tasks[task(2).task_id].state.value == "assigned"
+
+
+def test_a_worker_that_runs_dry_takes_tasks_still_queued_elsewhere_at_the_next_tick() -> None:
+    # The tail of a burst: both queues were filled up front; one worker finished its share first. Waiting for two
+    # balancing rounds in a row (2 s here) left it idle to the end (bench: efficiency of 200 x 20 ms tasks).
+    core = make_core(load_balance_seconds=1.0, load_balance_trigger_times=2, client_timeout_seconds=1e9,
+                     worker_timeout_seconds=1e9)  # fmt: skip
+    connect(core)
+    for n in range(6):
+        core.handle(CLIENT, task(n), 0.0)
+    out = core.flush().to_peers
+    mine = {w: [t.task_id for t in sent(out, w, m.Task)] for w in (W1, W2)}  # type: ignore[attr-defined]
+    assert len(mine[W1]) == len(mine[W2]) == 3
+    core.handle(W1, m.TaskStarted(mine[W1][0]), 0.0)
+    core.tick(0.05)
+    assert not sent(core.flush().to_peers, W1, m.TaskCancel)  # nobody idle yet: nothing moves
+    for task_id in mine[W2]:
+        core.handle(W2, m.TaskResult(task_id, m.ResultStatus.SUCCESS, None, None), 0.2)
+    core.flush()
+    core.tick(0.3)  # the next tick, not two balancing rounds later
+    cancels = sent(core.flush().to_peers, W1, m.TaskCancel)
+    assert cancels and all(c.task_id in mine[W1][1:] and not c.force for c in cancels)  # type: ignore[attr-defined]
+    for cancel in cancels:
+        core.handle(W1, m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED), 0.31)  # type: ignore[attr-defined]
+    moved = [t.task_id for t in sent(core.flush().to_peers, W2, m.Task)]  # type: ignore[attr-defined]
+    assert moved == [c.task_id for c in cancels]  # type: ignore[attr-defined]

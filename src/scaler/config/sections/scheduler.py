@@ -12,11 +12,9 @@ from scaler.config.checks import EventLoopName, at_least, event_loop_available, 
 from scaler.config.options import option
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.io.address import Address
-from scaler.scheduler.policy.content import DEFAULT_SIMPLE_CONTENT
+from scaler.scheduler.policy.content import DEFAULT_POLICY_CONTENT as DEFAULT_POLICY_CONTENT  # its home
 
 PolicyEngineType = Literal["simple", "waterfall_v1"]
-
-DEFAULT_POLICY_CONTENT = DEFAULT_SIMPLE_CONTENT  # defined with the policy grammar it belongs to
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
