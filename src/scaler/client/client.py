@@ -121,7 +121,12 @@ class Client:
         self._agent.priority = self._priority
         self._credits = self._agent.credits
         self._encoder = PayloadEncoder(
-            self._identity, serializer, self._agent.upload, self._release_objects, self._agent.request_ids
+            self._identity,
+            serializer,
+            self._agent.upload,
+            self._release_objects,
+            self._agent.request_ids,
+            share=self._agent.share_object,
         )
         collect = self._encoder.arguments.collect
         self._agent.loop.after_each_wake(collect)  # right after the results that finished tasks came in

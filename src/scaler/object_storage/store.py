@@ -43,6 +43,7 @@ class Reader:
     peer: bytes
     request_id: int
     delete_after: bool
+    shared_memory: bool = False  # a same-host reader: a blob in shared memory is answered with its segment's name
 
 
 @dataclasses.dataclass(frozen=True)
