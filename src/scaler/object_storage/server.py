@@ -47,6 +47,7 @@ _TICK_SECONDS = 1.0
 INBOUND_HIGH_WATER_MARK = 256  # messages queued per sender before zmq stops reading its connection (back-pressure)
 _STORAGE_SUFFIXES = (b"|tx|storage", b"|storage")  # a client's upload and read sockets (see scaler.client.agent)
 READ_ONCE_HOLD_SECONDS = 120.0  # a read-once object handed out by name is dropped after this even if never confirmed
+RELEASED_SEGMENT_RETRY_SECONDS = 30.0  # how long storage keeps trying to remove a let-go segment (then: the sweeper)
 _drop_log = RateLimitedLog(logger)
 _refusal_log = RateLimitedLog(logger)
 
@@ -69,6 +70,8 @@ class ObjectStorageServer:
         self._shares = shm.enabled()
         self._read_once: dict[tuple[bytes, bytes], float] = {}  # (reader, object) handed out by name, until mapped
         self._released_segments: list[str] = []  # segments of objects this store let go: removed if nobody holds them
+        self._unlinking: dict[str, float] = {}  # let-go segments still held by someone: tried again every tick
+        self._shared_blobs: weakref.WeakValueDictionary[str, SharedBlob] = weakref.WeakValueDictionary()
         self.loop = EventLoop()
         self.loop.add_reader(self._socket, self._on_readable)
         self.loop.call_every(_TICK_SECONDS, self._on_tick)
@@ -87,6 +90,11 @@ class ObjectStorageServer:
             if self._refusals is not None:
                 self._refusals.close()
             self._socket.close(linger=0)
+            if self._shares:  # what this store held and nobody else holds now: removed, not left to a later sweep
+                names = [*self._shared_blobs.keys(), *self._unlinking, *self._released_segments]
+                self._store = ObjectStore()
+                for name in names:
+                    shm.unlink_if_unheld(name)
             logger.info("object storage server on %s stopped", self.address)
 
     def _on_readable(self) -> None:
@@ -102,9 +110,18 @@ class ObjectStorageServer:
         self._deliver(self._store.tick(now))
         for key in [key for key, since in self._read_once.items() if now - since > READ_ONCE_HOLD_SECONDS]:
             self._consume(key)
-        released, self._released_segments = self._released_segments, []
-        for name in released:
-            shm.unlink_if_unheld(name)  # held still: by its writer, which reuses it, or a reader (then the sweeper)
+        self._remove_released_segments(now)
+
+    def _remove_released_segments(self, now: float) -> None:
+        """Remove the segments of deleted objects once nobody holds them. One its writer keeps (for reuse) is never
+        removable here; one a reader still maps is, a little later: tried each tick for a while, then left to the
+        sweeper."""
+        for name in self._released_segments:
+            self._unlinking.setdefault(name, now)
+        self._released_segments = []
+        for name, since in list(self._unlinking.items()):
+            if shm.unlink_if_unheld(name) or now - since > RELEASED_SEGMENT_RETRY_SECONDS or name in self._shared_blobs:
+                del self._unlinking[name]
 
     def _sweep(self) -> None:
         removed = shm.sweep(time.time())
@@ -199,6 +216,7 @@ class ObjectStorageServer:
         blob = SharedBlob(frames)
         blob.segment = request.segment
         weakref.finalize(blob, self._released_segments.append, request.segment)
+        self._shared_blobs[request.segment] = blob
         return blob
 
     def _consume(self, key: tuple[bytes, bytes]) -> None:

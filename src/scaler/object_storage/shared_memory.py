@@ -145,10 +145,15 @@ def open_segment(name: str, object_id: bytes, *, writable: bool, folder: str | N
         mapping = mmap.mmap(fd, info.st_size, access=access)  # holds a duplicate of fd, and so the lock
     finally:
         os.close(fd)
+    view = memoryview(mapping)
     try:
-        return read_frames(memoryview(mapping), object_id)
+        return read_frames(view, object_id)
     except SegmentError as error:
-        raise SegmentError(f"segment {name}: {error}") from None
+        reason = str(error)
+    view.release()  # outside the handler: the traceback no longer holds a view, so the mapping (and lock) can go
+    with contextlib.suppress(BufferError):
+        mapping.close()
+    raise SegmentError(f"segment {name}: {reason}")
 
 
 def create_segment(size: int, folder: str | None = None) -> tuple[str, int]:
