@@ -118,7 +118,7 @@ class ObjectStorageServer:
         sweeper."""
         for name in self._released_segments:
             self._unlinking.setdefault(name, now)
-        self._released_segments = []
+        self._released_segments.clear()  # in place: the blobs' finalizers hold this list's append
         for name, since in list(self._unlinking.items()):
             if shm.unlink_if_unheld(name) or now - since > RELEASED_SEGMENT_RETRY_SECONDS or name in self._shared_blobs:
                 del self._unlinking[name]
