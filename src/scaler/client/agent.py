@@ -229,6 +229,11 @@ class ClientAgent(threading.Thread):
             return ""
         return pool.write(object_id, frames, time.monotonic()) or ""
 
+    def released_objects(self, object_ids: list[bytes]) -> None:
+        """This client deleted these objects: their segments can be reused once storage has let them go."""
+        if self.segments is not None:
+            self.segments.released(object_ids, time.monotonic())
+
     def request_from_storage(self, frames: list[Any]) -> None:
         """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
         self._forward([_TO_STORAGE, *frames])

@@ -101,6 +101,10 @@ class PayloadEncoder:
             return m.TaskArg(m.ArgKind.INLINE, frames[1])
         if frames_size(frames) <= INLINE_ARG_LIMIT:  # small raw bytes or a small array: inline is cheaper
             return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
+        if self._share is not None and frames_size(frames) >= SHARED_MEMORY_MIN_BYTES:
+            # Release the large values nobody holds any more now, not on the next timer: their shared-memory
+            # segments can then take this one instead of fresh memory (see shared_memory_pool).
+            self.arguments.collect(sweep=True)
         object_id = self._object_id(frames, b"argument")
         with self.arguments.lock:  # the upload and its bookkeeping together: a release cannot come in between
             if self.arguments.is_tracked(object_id):  # equal content, uploaded already and still alive

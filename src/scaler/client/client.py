@@ -464,6 +464,7 @@ class Client:
         try:
             self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(object_ids), 0))])
             self._agent.forward_to_scheduler(codec.encode_one(m.ObjectsReleased(self._identity, tuple(object_ids))))
+            self._agent.released_objects(object_ids)
         except errors.ClientClosedError:
             pass  # closing: the scheduler and object storage free everything of this client anyway
 

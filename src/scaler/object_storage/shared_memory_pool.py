@@ -7,6 +7,10 @@ so nobody can see the bytes change. It writes, touches the file (the sweeper lea
 to a shared lock. Bounded: at most ``max_bytes`` and ``max_segments`` in all (an object that does not fit goes over
 TCP); a segment unused for ``idle_seconds`` is removed once nobody holds it. Thread-safe (a client uploads from
 any user thread). Time is an argument (``now``, monotonic) so that the pool is tested without waiting.
+
+A writer that has just released an object (``released``) knows its segment is about to be free: storage lets go
+of it within a millisecond or so of the deletion. When no other segment fits, ``write`` waits for such a one up to
+about what a fresh segment of that size would cost, instead of paying for fresh pages.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ import logging
 import mmap
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from scaler.object_storage import shared_memory as shm
@@ -29,6 +34,9 @@ IDLE_SECONDS = 30.0
 MAX_SEGMENTS = 64
 MAX_SHARE_OF_DIRECTORY = 0.25  # of the tmpfs's size: the default for ``max_bytes``
 _GRANULE = 1 << 20  # capacities are rounded up to this, so that objects of about the same size share segments
+RELEASE_WAIT_SECONDS = 0.05  # the longest ``write`` waits for a released segment (a fresh 100 MB one costs ~0.1 s)
+_FRESH_BYTES_PER_SECOND = 1 << 30  # about what allocating fresh shared pages costs: the wait is sized by it
+_RELEASE_FRESH_SECONDS = 1.0  # a release this recent may still be on its way to storage
 
 
 @dataclasses.dataclass
@@ -38,6 +46,8 @@ class _Segment:
     mapping: mmap.mmap
     capacity: int
     last_used: float
+    object_id: bytes = b""
+    released_at: float | None = None  # when this writer released the object in it (see ``released``)
 
 
 class SegmentPool:
@@ -68,9 +78,12 @@ class SegmentPool:
         is full of segments still held, or the shared-memory file system is full): the caller uses TCP."""
         _, needed = shm.layout(object_id, [memoryview(frame).nbytes for frame in frames])
         with self._lock:
-            segment = self._free_segment(needed) or self._new_segment(needed, now)
+            segment = (
+                self._free_segment(needed) or self._released_segment(needed, now) or self._new_segment(needed, now)
+            )
             if segment is None:
                 return None
+            segment.object_id, segment.released_at = object_id, None
             try:
                 shm.write_frames(segment.mapping, object_id, frames)
                 os.utime(segment.fd)  # young again: the sweeper leaves it alone while this writer downgrades
@@ -81,6 +94,14 @@ class SegmentPool:
                 self._drop(segment)
                 return None
             return segment.name
+
+    def released(self, object_ids: Iterable[bytes], now: float) -> None:
+        """This writer deleted these objects: their segments will be free as soon as storage has let them go."""
+        wanted = set(object_ids)
+        with self._lock:
+            for segment in self._segments:
+                if segment.object_id in wanted:
+                    segment.released_at = now
 
     def trim(self, now: float) -> None:
         """Remove the segments unused for ``idle_seconds`` that nobody holds."""
@@ -108,6 +129,21 @@ class SegmentPool:
                 if os.fstat(segment.fd).st_nlink:
                     return segment
                 self._drop(segment)
+        return None
+
+    def _released_segment(self, needed: int, now: float) -> _Segment | None:
+        """Wait a little for a segment whose object was just released, if there is one that fits."""
+        if not any(
+            s.capacity >= needed and s.released_at is not None and now - s.released_at < _RELEASE_FRESH_SECONDS
+            for s in self._segments
+        ):
+            return None
+        deadline = time.monotonic() + min(RELEASE_WAIT_SECONDS, needed / _FRESH_BYTES_PER_SECOND)
+        while time.monotonic() < deadline:
+            time.sleep(0.0005)
+            segment = self._free_segment(needed)
+            if segment is not None:
+                return segment
         return None
 
     def _take(self, segment: _Segment) -> bool:
