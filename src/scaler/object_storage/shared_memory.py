@@ -165,7 +165,10 @@ def create_segment(size: int, folder: str | None = None) -> tuple[str, int]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # a fresh name: nobody else can hold it
-        os.posix_fallocate(fd, 0, size)
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, size)
+        else:  # not on macOS: pages are then allocated on first write
+            os.ftruncate(fd, size)
     except BaseException:
         os.close(fd)
         with contextlib.suppress(OSError):
