@@ -172,8 +172,13 @@ class PayloadEncoder:
         if self._share is not None and frames_size(frames) >= SHARED_MEMORY_MIN_BYTES:
             segment = self._share(object_id, frames)  # same host: written once into shared memory, not sent
         if segment:
-            self._upload([codec.encode_one(m.ObjectPut(object_id, request_id, segment))], request_id)
-            return
+            try:
+                self._upload([codec.encode_one(m.ObjectPut(object_id, request_id, segment))], request_id)
+                return
+            except errors.ObjectStorageError as error:
+                if "shared memory" not in str(error):
+                    raise
+                request_id = next(self._request_ids)  # storage could not map it: the bytes go over TCP
         self._upload([codec.encode_one(m.ObjectPut(object_id, request_id)), *frames], request_id)
 
 

@@ -163,6 +163,7 @@ class ObjectStorageServer:
                 blob = self._attach(request, payload)
                 if isinstance(blob, str):
                     _refusal_log.warning(f"refused object {request.object_id.hex()} from {short(peer)}", blob)
+                    self._deliver(self._store.refuse(request.object_id, blob))
                     if request.request_id:
                         self._reply(peer, m.ObjectAck(request.request_id, 0, blob))
                     return

@@ -127,6 +127,12 @@ class ObjectStore:
         self.total_bytes += size
         return "", deliveries
 
+    def refuse(self, object_id: bytes, reason: str) -> list[Delivery]:
+        """A put of ``object_id`` that could not even be read (a shared-memory segment storage cannot map): remembered
+        like a refused put, so that its readers, waiting or to come, are answered at once with ``reason``."""
+        self._remember_refusal(object_id, reason)
+        return [Delivery(reader, object_id, None, reason) for reader in self._take_readers(object_id)]
+
     def get(self, object_id: bytes, reader: Reader, now: float) -> list[Delivery]:
         blob = self._blobs.get(object_id)
         if blob is not None:
