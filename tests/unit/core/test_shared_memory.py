@@ -166,3 +166,16 @@ def test_shared_memory_can_be_switched_off(monkeypatch: pytest.MonkeyPatch, tmp_
 )
 def test_only_local_addresses_are_probed(address: str, local: bool) -> None:
     assert is_local_address(address) is local
+
+
+def test_large_frames_are_copied_in_whole_whatever_buffer_holds_them(tmp_path: Path) -> None:
+    size = shm.PARALLEL_COPY_BYTES + 12345  # copied in parallel chunks, the last one short
+    pattern = bytes(range(251)) * (size // 251 + 1)
+    frames = [b"P", pattern[:size], bytearray(pattern[1 : size + 1]), memoryview(pattern[2 : size + 2]).toreadonly()]
+    pool = SegmentPool(str(tmp_path), max_bytes=256 * MB)
+    name = pool.write(OBJECT, frames, now=0.0)
+    assert name is not None
+    views = shm.open_segment(name, OBJECT, writable=False, folder=str(tmp_path))
+    assert [bytes(view) for view in views] == [bytes(frame) for frame in frames]
+    del views
+    pool.close()
