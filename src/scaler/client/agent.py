@@ -490,7 +490,6 @@ class ClientAgent(threading.Thread):
                 frames = shm.open_segment(segment, object_id, writable=True)
             except shm.SegmentError as error:
                 logger.warning("reading result %s over TCP: %s", object_id.hex(), error)
-                self.segments = None
                 self._read_result(result, object_id, read_once, False)
                 return
             if read_once and self._storage is not None:
