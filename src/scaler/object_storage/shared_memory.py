@@ -23,6 +23,7 @@ writer reused meanwhile is detected, and the reader falls back to reading over T
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import mmap
@@ -30,6 +31,7 @@ import os
 import re
 import stat
 import struct
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +49,8 @@ _HEAD = struct.Struct("<8sHI")  # magic, object id length, frame count
 _ENTRY = struct.Struct("<QQ")  # offset, length of one frame
 ALIGN = 64
 MAX_FRAMES = 1 << 16
+PARALLEL_COPY_BYTES = 16 << 20  # a frame this large is copied in by several threads (memmove releases the GIL)
+_COPY_THREADS = 4  # 100 MB: 7.5 ms with 4 threads, 14 ms with one (a quiet 2-core VM)
 
 
 class SegmentError(Exception):
@@ -91,8 +95,42 @@ def write_frames(mapping: mmap.mmap, object_id: bytes, frames: Sequence[Any]) ->
     head = _HEAD.pack(MAGIC, len(object_id), len(views)) + object_id
     table = b"".join(_ENTRY.pack(offset, view.nbytes) for offset, view in zip(offsets, views, strict=True))
     for offset, view in zip(offsets, views, strict=True):
-        mapping[offset : offset + view.nbytes] = view  # one memcpy (threads measured no faster here)
+        _copy(mapping, offset, view)
     mapping[: len(head) + len(table)] = head + table
+
+
+def _copy(mapping: mmap.mmap, offset: int, view: memoryview) -> None:
+    """``mapping[offset:offset + len(view)] = view``, in parallel chunks when it is large: one core's memcpy is the
+    whole cost of a large put (the segment's pages are already there, see shared_memory_pool)."""
+    size = view.nbytes
+    source = _address(view) if size >= PARALLEL_COPY_BYTES and _COPY_THREADS > 1 else None
+    if source is None:
+        mapping[offset : offset + size] = view
+        return
+    target_buffer = ctypes.c_char.from_buffer(mapping, offset)
+    try:
+        target = ctypes.addressof(target_buffer)
+        step = -(-size // _COPY_THREADS)
+        chunks = [(target + start, source + start, min(step, size - start)) for start in range(0, size, step)]
+        helpers = [threading.Thread(target=ctypes.memmove, args=chunk, daemon=True) for chunk in chunks[1:]]
+        for helper in helpers:
+            helper.start()
+        ctypes.memmove(*chunks[0])
+        for helper in helpers:
+            helper.join()
+    finally:
+        del target_buffer  # the export on the mapping: it could not be closed while this lives
+
+
+def _address(view: memoryview) -> int | None:
+    """The address of a contiguous buffer whose owner stays alive meanwhile (the caller holds ``view``)."""
+    if not view.c_contiguous:
+        return None
+    if isinstance(view.obj, bytes) and len(view.obj) == view.nbytes:
+        return ctypes.cast(ctypes.c_char_p(view.obj), ctypes.c_void_p).value
+    if view.readonly:
+        return None
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
 
 
 def read_frames(view: memoryview, object_id: bytes) -> list[memoryview]:

@@ -169,7 +169,7 @@ def test_only_local_addresses_are_probed(address: str, local: bool) -> None:
 
 
 def test_large_frames_are_copied_in_whole_whatever_buffer_holds_them(tmp_path: Path) -> None:
-    size = 16 * MB + 12345
+    size = shm.PARALLEL_COPY_BYTES + 12345  # copied in parallel chunks, the last one short
     pattern = bytes(range(251)) * (size // 251 + 1)
     frames = [b"P", pattern[:size], bytearray(pattern[1 : size + 1]), memoryview(pattern[2 : size + 2]).toreadonly()]
     pool = SegmentPool(str(tmp_path), max_bytes=256 * MB)
