@@ -208,6 +208,8 @@ def decode_object_frames(frames: list[Any], serializer: Serializer) -> Any:
     if kind == RAW_BYTES:
         return bytes(frames[1])
     if kind == PICKLE_OOB:
-        # Copy each buffer into writable memory: users expect to be able to modify the arrays they receive.
-        return pickle.loads(frames[1], buffers=[bytearray(frame) for frame in frames[2:]])
+        # Users expect to be able to modify the arrays they receive: a read-only buffer (a zmq frame) is copied into
+        # writable memory; a writable one (a private, copy-on-write mapping of shared memory) is used as it is.
+        buffers = [frame if not memoryview(frame).readonly else bytearray(frame) for frame in frames[2:]]
+        return pickle.loads(frames[1], buffers=buffers)
     raise ValueError(f"unknown object encoding {kind!r}")

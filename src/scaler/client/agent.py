@@ -10,6 +10,10 @@ answer from object storage go through this thread (an inproc PAIR socket) so it 
 The connection itself (heartbeats every ``heartbeat_interval``, "waiting for a scheduler" after a few seconds,
 naming the wrong kind of peer, and giving up after ``timeout_seconds`` of silence, when every pending future
 fails with SchedulerUnavailableError instead of hanging) is the shared ``SchedulerLink``.
+
+Same host: once object storage has read a probe file (see ``scaler.object_storage.shared_memory_probe``), large
+uploads are written into this client's shared-memory segments (``share_object``) and large results are mapped
+from the processor's segments instead of crossing TCP.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
 from scaler.io.sockets import connect_dealer, new_dealer
+from scaler.object_storage import shared_memory as shm
+from scaler.object_storage.shared_memory_pool import SegmentPool
+from scaler.object_storage.shared_memory_probe import may_share, remove_probe, write_probe
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.local import FROM_ENVIRONMENT
@@ -109,6 +116,8 @@ class ClientAgent(threading.Thread):
         self.held_uploads = HeldUploads()
         self._storage_epoch: tuple[bytes, int] | None = None  # (scheduler instance, storage epoch) of the last echo
         self._unadmitted: set[bytes] = set()  # tasks a scheduler refused as "client not connected" (see _on_result)
+        self.segments: SegmentPool | None = None  # set once storage confirmed that it reads this host's shared memory
+        self._probe_name = ""
         self.loop = EventLoop()
         self.loop.call_every(RESYNC_SWEEP_SECONDS, lambda: self.sent_tasks.sweep(self.futures))
         self.loop.call_every(heartbeat_interval, self._housekeeping)
@@ -215,6 +224,18 @@ class ClientAgent(threading.Thread):
                 return
             # An answer to an earlier request that timed out: skip it.
 
+    def share_object(self, object_id: bytes, frames: list[Any]) -> str:
+        """Write a large object into a shared-memory segment; its name, or "" when it must go over TCP."""
+        pool = self.segments
+        if pool is None or self._stopped:
+            return ""
+        return pool.write(object_id, frames, time.monotonic()) or ""
+
+    def released_objects(self, object_ids: list[bytes]) -> None:
+        """This client deleted these objects: their segments can be reused once storage has let them go."""
+        if self.segments is not None:
+            self.segments.released(object_ids, time.monotonic())
+
     def request_from_storage(self, frames: list[Any]) -> None:
         """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
         self._forward([_TO_STORAGE, *frames])
@@ -229,6 +250,10 @@ class ClientAgent(threading.Thread):
             for socket in (self._outlet, self._tx_scheduler, self._tx_storage):
                 if socket is not None:
                     socket.close(linger=1000)
+            if self.segments is not None:
+                self.segments.close()  # those storage still holds stay until it lets them go
+            if self._probe_name:
+                remove_probe(self._probe_name)
 
     def _forward(self, frames: list[Any]) -> None:
         if self._stopped:
@@ -264,6 +289,28 @@ class ClientAgent(threading.Thread):
         for frames in self._pending_storage:
             self._storage.send_multipart(frames, copy=False)
         self._pending_storage.clear()
+        if may_share(address):
+            self._probe_shared_memory()
+
+    def _probe_shared_memory(self) -> None:
+        """Ask storage to read a probe file; large objects go through shared memory once it did (see module doc)."""
+        assert self._storage is not None
+        try:
+            self._probe_name, token = write_probe()
+        except OSError:
+            return
+        request_id = next(self.request_ids)
+
+        def answered(header: Any, frames: list[zmq.Frame]) -> None:
+            remove_probe(self._probe_name)
+            self._probe_name = ""
+            if isinstance(header, m.ObjectAck) and header.count == 1 and not self._stopped:
+                self.segments = SegmentPool()
+            else:
+                logger.debug("object storage does not share this host's memory: %s", getattr(header, "reason", ""))
+
+        self.storage_waiters[request_id] = answered
+        self._storage.send(codec.encode_one(m.SharedMemoryProbe(request_id, self._probe_name, token)))
 
     def _on_inbox(self) -> None:
         for _ in range(1000):
@@ -295,9 +342,12 @@ class ClientAgent(threading.Thread):
             self._on_scheduler_restart()
 
     def _housekeeping(self) -> None:
-        """On the heartbeat's rhythm: send uploads the I/O thread queued, and expire overdue result reads."""
+        """On the heartbeat's rhythm: send uploads the I/O thread queued, expire overdue result reads, and remove
+        shared-memory segments idle for a while."""
         self.flush_deferred_uploads()
         self._expire_result_reads()
+        if self.segments is not None:
+            self.segments.trim(time.monotonic())
 
     def _expire_result_reads(self) -> None:
         """A large result's read has a deadline too: a storage that never answers fails the future (ObjectLostError)."""
@@ -418,14 +468,35 @@ class ClientAgent(threading.Thread):
             return
         if payload is not None and payload.kind is m.ArgKind.OBJECT:
             # Large result: fetch it straight from object storage, then forget it there (read once).
-            request_id = next(self.request_ids)
-            self.storage_waiters[request_id] = lambda header, frames: self._complete(result, header, frames)
-            self._result_reads.append((time.monotonic() + READ_DEADLINE_SECONDS, request_id, payload.data))
-            assert self._storage is not None
             read_once = not future.keeps_result_object  # a graph node's result may still feed other nodes
-            self._storage.send(codec.encode_one(m.ObjectGet(payload.data, request_id, read_once)))
+            self._read_result(result, payload.data, read_once, self.segments is not None)
             return
         self._complete(result, None, [payload.data] if payload is not None else [])
+
+    def _read_result(self, result: m.TaskResult, object_id: bytes, read_once: bool, shared: bool) -> None:
+        request_id = next(self.request_ids)
+        self.storage_waiters[request_id] = lambda header, frames: self._on_result_object(
+            result, object_id, read_once, header, frames
+        )
+        self._result_reads.append((time.monotonic() + READ_DEADLINE_SECONDS, request_id, object_id))
+        assert self._storage is not None
+        self._storage.send(codec.encode_one(m.ObjectGet(object_id, request_id, read_once, shared)))
+
+    def _on_result_object(
+        self, result: m.TaskResult, object_id: bytes, read_once: bool, header: Any, frames: list[Any]
+    ) -> None:
+        """A large result arrived: as frames, or as the name of a shared-memory segment to map."""
+        segment = getattr(header, "segment", "") if getattr(header, "found", False) else ""
+        if segment:
+            try:
+                frames = shm.open_segment(segment, object_id, writable=True)
+            except shm.SegmentError as error:
+                logger.warning("reading result %s over TCP: %s", object_id.hex(), error)
+                self._read_result(result, object_id, read_once, False)
+                return
+            if read_once and self._storage is not None:
+                self._storage.send(codec.encode_one(m.ObjectMapped((object_id,))))
+        self._complete(result, header, frames)
 
     def _complete(self, result: m.TaskResult, header: Any, frames: list[Any]) -> None:
         future = self.futures.pop(result.task_id, None)

@@ -18,6 +18,7 @@ from scaler import errors
 from scaler.client.argument_cache import ArgumentCache
 from scaler.client.object_reference import ObjectReference
 from scaler.ids import content_object_id, random_object_id
+from scaler.object_storage.shared_memory import MIN_BYTES as SHARED_MEMORY_MIN_BYTES
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import SERIALIZED, Serializer, encode_object_frames, frames_size
@@ -28,6 +29,7 @@ _SMALL_TYPES = frozenset({int, float, bool, type(None), complex})
 
 Upload = Callable[[list[Any], int], None]  # (frames, request_id: non-zero to wait for storage's answer)
 Release = Callable[[list[bytes]], None]
+Share = Callable[[bytes, list[Any]], str]  # (object id, frames) -> the shared-memory segment now holding them, or ""
 
 
 class PayloadEncoder:
@@ -38,10 +40,12 @@ class PayloadEncoder:
         upload: Upload,
         release: Release,
         request_ids: Iterator[int] | None = None,
+        share: Share | None = None,
     ) -> None:
         self._client_id = client_id
         self._serializer = serializer
         self._upload = upload
+        self._share = share
         self._request_ids = request_ids or itertools.count(1)
         self._generation = b"0"
         self._uploaded: set[bytes] = set()  # functions and serializers: kept until clear()
@@ -97,6 +101,10 @@ class PayloadEncoder:
             return m.TaskArg(m.ArgKind.INLINE, frames[1])
         if frames_size(frames) <= INLINE_ARG_LIMIT:  # small raw bytes or a small array: inline is cheaper
             return m.TaskArg(m.ArgKind.INLINE, self._serializer.serialize(value))
+        if self._share is not None and frames_size(frames) >= SHARED_MEMORY_MIN_BYTES:
+            # Release the large values nobody holds any more now, not on the next timer: their shared-memory
+            # segments can then take this one instead of fresh memory (see shared_memory_pool).
+            self.arguments.collect(sweep=True)
         object_id = self._object_id(frames, b"argument")
         with self.arguments.lock:  # the upload and its bookkeeping together: a release cannot come in between
             if self.arguments.is_tracked(object_id):  # equal content, uploaded already and still alive
@@ -160,6 +168,17 @@ class PayloadEncoder:
 
     def _put(self, object_id: bytes, frames: list[Any], confirmed: bool = False) -> None:
         request_id = next(self._request_ids) if confirmed else 0
+        segment = ""
+        if self._share is not None and frames_size(frames) >= SHARED_MEMORY_MIN_BYTES:
+            segment = self._share(object_id, frames)  # same host: written once into shared memory, not sent
+        if segment:
+            try:
+                self._upload([codec.encode_one(m.ObjectPut(object_id, request_id, segment))], request_id)
+                return
+            except errors.ObjectStorageError as error:
+                if "shared memory" not in str(error):
+                    raise
+                request_id = next(self._request_ids)  # storage could not map it: the bytes go over TCP
         self._upload([codec.encode_one(m.ObjectPut(object_id, request_id)), *frames], request_id)
 
 

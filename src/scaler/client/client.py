@@ -123,7 +123,12 @@ class Client:
             self._agent.parent_task_id = context.task_id
         self._credits = self._agent.credits
         self._encoder = PayloadEncoder(
-            self._identity, serializer, self._agent.upload, self._release_objects, self._agent.request_ids
+            self._identity,
+            serializer,
+            self._agent.upload,
+            self._release_objects,
+            self._agent.request_ids,
+            share=self._agent.share_object,
         )
         collect = self._encoder.arguments.collect
         self._agent.loop.after_each_wake(collect)  # right after the results that finished tasks came in
@@ -461,6 +466,7 @@ class Client:
         try:
             self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(object_ids), 0))])
             self._agent.forward_to_scheduler(codec.encode_one(m.ObjectsReleased(self._identity, tuple(object_ids))))
+            self._agent.released_objects(object_ids)
         except errors.ClientClosedError:
             pass  # closing: the scheduler and object storage free everything of this client anyway
 

@@ -84,6 +84,8 @@ class HeldUploads:
             return
         with self._lock:
             if isinstance(header, m.ObjectPut):
+                if header.segment:  # large, in shared memory: not kept, like any large upload
+                    return
                 if sum(memoryview(frame).nbytes for frame in frames[1:]) <= HELD_UPLOAD_LIMIT:
                     self._objects[header.object_id] = [bytes(memoryview(frame)) for frame in frames[1:]]
             elif isinstance(header, m.ObjectDelete):

@@ -43,6 +43,7 @@ class Reader:
     peer: bytes
     request_id: int
     delete_after: bool
+    shared_memory: bool = False  # a same-host reader: a blob in shared memory is answered with its segment's name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +126,12 @@ class ObjectStore:
         self._sizes[object_id] = size
         self.total_bytes += size
         return "", deliveries
+
+    def refuse(self, object_id: bytes, reason: str) -> list[Delivery]:
+        """A put of ``object_id`` that could not even be read (a shared-memory segment storage cannot map): remembered
+        like a refused put, so that its readers, waiting or to come, are answered at once with ``reason``."""
+        self._remember_refusal(object_id, reason)
+        return [Delivery(reader, object_id, None, reason) for reader in self._take_readers(object_id)]
 
     def get(self, object_id: bytes, reader: Reader, now: float) -> list[Delivery]:
         blob = self._blobs.get(object_id)

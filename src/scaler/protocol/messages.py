@@ -12,7 +12,8 @@ Conversations (who sends what to whom):
     scheduler -> manager     WorkerManagerHeartbeatEcho, WorkerManagerCommand, ProtocolMismatch
     agent     -> processor   ProcessorTask, ObjectsReleased
     processor -> agent       ProcessorReady, TaskResult, TaskLog
-    anyone    -> storage     ObjectPut (+ payload frames), ObjectGet, ObjectDelete, ObjectDeleteOwner
+    anyone    -> storage     ObjectPut (+ payload frames), ObjectGet, ObjectDelete, ObjectDeleteOwner,
+                             ObjectMapped, SharedMemoryProbe
     storage   -> anyone      ObjectData (+ payload frames), ObjectAck
     scheduler -> storage     ObjectOwnersAlive
 
@@ -314,6 +315,7 @@ class ObjectPut(_Message, frozen=True, tag=50):
 
     object_id: bytes
     request_id: int
+    segment: str = ""  # same host: the payload is in this shared-memory segment, not in frames (see shared_memory)
 
 
 class ObjectGet(_Message, frozen=True, tag=51):
@@ -322,6 +324,7 @@ class ObjectGet(_Message, frozen=True, tag=51):
     object_id: bytes
     request_id: int
     delete_after: bool  # read-once objects (results): drop it as soon as it is served
+    shared_memory: bool = False  # the reader maps same-host segments: answer with the segment's name, no frames
 
 
 class ObjectDelete(_Message, frozen=True, tag=52):
@@ -343,6 +346,7 @@ class ObjectData(_Message, frozen=True, tag=54):
     request_id: int
     found: bool
     reason: str = ""  # why it was not found: deleted, never uploaded in time, refused (quota), owner gone
+    segment: str = ""  # the payload is in this shared-memory segment (asked with ``shared_memory``), not in frames
 
 
 class ObjectAck(_Message, frozen=True, tag=55):
@@ -368,6 +372,22 @@ class ObjectOwnersAlive(_Message, frozen=True, tag=58):
 
     owner_prefixes: tuple[bytes, ...]
     grace_seconds: float
+
+
+class ObjectMapped(_Message, frozen=True, tag=59):
+    """A reader mapped the segments of these objects (asked with ``shared_memory`` and ``delete_after``): its own
+    lock keeps them now, so storage may let the read-once objects go (it keeps them until then)."""
+
+    object_ids: tuple[bytes, ...]
+
+
+class SharedMemoryProbe(_Message, frozen=True, tag=60):
+    """Does object storage see the sender's shared memory? The sender wrote ``token`` into the file ``name``;
+    answered with ObjectAck (count 1: yes, same host and same /dev/shm; 0: no, with the reason)."""
+
+    request_id: int
+    name: str
+    token: bytes
 
 
 Message = (
@@ -406,4 +426,6 @@ Message = (
     | ObjectStats
     | ObjectStatsReply
     | ObjectOwnersAlive
+    | ObjectMapped
+    | SharedMemoryProbe
 )

@@ -139,7 +139,7 @@ class StorageGuard:
         who = self.keyring.identity(key)
         if who is None:
             return self._log.refuse(key, what, "unknown or revoked key")
-        if isinstance(request, m.ObjectStats) or who.role in (SCHEDULER_ROLE, "admin"):
+        if isinstance(request, m.ObjectStats | m.SharedMemoryProbe) or who.role in (SCHEDULER_ROLE, "admin"):
             if isinstance(request, m.ObjectDeleteOwner) and who.role == SCHEDULER_ROLE:
                 self._holder.pop(request.owner_prefix, None)  # that owner is gone for good
             return None
@@ -147,7 +147,7 @@ class StorageGuard:
             prefixes: tuple[bytes, ...] = (request.owner_prefix,)
         elif isinstance(request, m.ObjectPut | m.ObjectGet):
             prefixes = (request.object_id[:OWNER_PREFIX_BYTES],)
-        elif isinstance(request, m.ObjectDelete):
+        elif isinstance(request, m.ObjectDelete | m.ObjectMapped):  # a mapped read confirms what a read may touch
             prefixes = tuple({object_id[:OWNER_PREFIX_BYTES] for object_id in request.object_ids})
         else:
             return self._log.refuse(key, what, "not a storage request")

@@ -122,3 +122,16 @@ def test_warnings_about_bad_input_are_rate_limited(caplog: pytest.LogCaptureFixt
         for i in range(1000):
             log.warning(f"dropping message from peer{i}", "garbage")
     assert len(caplog.records) == 3
+
+
+def test_a_put_storage_could_not_read_answers_its_readers_at_once_with_the_reason() -> None:
+    store = ObjectStore()
+    object_id = random_object_id(ALICE)
+    store.get(object_id, READER, now=0.0)
+    [waiting] = store.refuse(object_id, "shared memory: segment gone")
+    assert waiting.blob is None and waiting.reason == "shared memory: segment gone"
+    [later] = store.get(object_id, Reader(b"Worker|2", 8, False), now=1.0)
+    assert later.blob is None and "segment gone" in later.reason
+    assert store.put(object_id, [b"x"], 1, now=2.0)[0] == ""  # sent again over TCP: stored, the refusal forgotten
+    [served] = store.get(object_id, READER, now=3.0)
+    assert served.blob == [b"x"]
