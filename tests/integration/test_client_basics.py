@@ -11,7 +11,7 @@ import traceback
 import pytest
 
 from scaler import Client, SchedulerClusterCombo, Serializer
-from scaler.client.agent import task_label
+from scaler.client.results import task_label
 from scaler.errors import ClientClosedError, ClientDroppedError, MissingObjectError, ShutdownRefusedError
 
 

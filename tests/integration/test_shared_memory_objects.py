@@ -88,7 +88,7 @@ def _cluster(**options: Any) -> SchedulerClusterCombo:
 
 def test_numpy_arguments_are_writable_views_on_shared_memory_and_results_come_back(segment_folder: str) -> None:
     with _cluster() as cluster, Client(address=cluster.get_address()) as client:
-        wait_until(lambda: client._agent.segments is not None, timeout=30)  # storage confirmed the probe
+        wait_until(lambda: client._agent.uploads.segments is not None, timeout=30)  # storage confirmed the probe
         array = numpy.arange(4 * MB, dtype=numpy.uint8)
         assert client.submit(inspect_array, array).result(timeout=60) == ("mmap", True, int(array.sum()))
         assert array[1] == 1  # nothing came back into the client's array
@@ -115,7 +115,7 @@ def test_switched_off_every_object_travels_over_tcp(segment_folder: str, monkeyp
         array = numpy.arange(4 * MB, dtype=numpy.uint8)
         assert client.submit(inspect_array, array).result(timeout=60) == ("copy", True, int(array.sum()))
         assert client.submit(make_bytes, 3 * MB).result(timeout=60) == make_bytes(3 * MB)
-        assert client._agent.segments is None
+        assert client._agent.uploads.segments is None
     assert segments(segment_folder) == set()
 
 
@@ -133,7 +133,7 @@ _KILLED_CLIENT = textwrap.dedent(
         return bytes(array.nbytes)
 
     client = Client(address=sys.argv[1])
-    while client._agent.segments is None:
+    while client._agent.uploads.segments is None:
         time.sleep(0.05)
     array = numpy.ones(3 << 20, dtype=numpy.uint8)
     reference = client.send_object(array)
@@ -148,7 +148,7 @@ def test_a_killed_client_and_a_killed_processor_leak_no_segment(segment_folder: 
     with _cluster(client_timeout_seconds=3, object_retention_seconds=1) as cluster:
         # A processor killed while it maps an argument (and holds its pool of result segments).
         with Client(address=cluster.get_address()) as client:
-            wait_until(lambda: client._agent.segments is not None, timeout=30)
+            wait_until(lambda: client._agent.uploads.segments is not None, timeout=30)
             array = numpy.ones(2 * MB, dtype=numpy.uint8)
             assert len(client.submit(make_bytes, 2 * MB).result(timeout=60)) == 2 * MB
             with pytest.raises(ProcessorDiedError):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from scaler import Client, SchedulerClusterCombo
-from scaler.client.agent import print_task_output, task_label
+from scaler.client.results import print_task_output, task_label
 from scaler.io.pipes import read_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m

@@ -12,7 +12,7 @@ naming the wrong kind of peer, and giving up after ``timeout_seconds`` of silenc
 fails with SchedulerUnavailableError instead of hanging) is the shared ``SchedulerLink``.
 
 Same host: once object storage has read a probe file (see ``scaler.object_storage.shared_memory_probe``), large
-uploads are written into this client's shared-memory segments (``share_object``) and large results are mapped
+uploads are written into this client's shared-memory segments (``Uploads.share``) and large results are mapped
 from the processor's segments instead of crossing TCP.
 """
 
@@ -21,7 +21,6 @@ from __future__ import annotations
 import collections
 import itertools
 import logging
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -32,19 +31,21 @@ import zmq
 from scaler import errors
 from scaler.client.flow_control import SubmitCredits
 from scaler.client.future import ScalerFuture
-from scaler.client.resync import HeldUploads, SentTasks, encode_batches, objects_used, outcome_ids
+from scaler.client.results import finish_future, print_task_output
+from scaler.client.resync import SentTasks, encode_batches, objects_used, outcome_ids
+from scaler.client.uploads import SEND_ONLY_SUFFIX, Uploads
 from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, CloseReason, LinkEvent, Restarted
-from scaler.io.sockets import connect_dealer, new_dealer
+from scaler.io.sockets import connect_dealer
 from scaler.object_storage import shared_memory as shm
 from scaler.object_storage.shared_memory_pool import SegmentPool
 from scaler.object_storage.shared_memory_probe import may_share, remove_probe, write_probe
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.local import FROM_ENVIRONMENT
-from scaler.serialization import Serializer, load_exception
+from scaler.serialization import Serializer
 
 logger = logging.getLogger("scaler.client")
 
@@ -52,16 +53,6 @@ _TO_STORAGE, _STOP = b"O", b"X"
 RESYNC_SWEEP_SECONDS = 2.0  # how often batches whose tasks are all done are forgotten
 RESYNC_SEND_TIMEOUT_MS = 5000  # how long a resync waits for a reconnecting socket to accept a message
 NOT_CONNECTED_REFUSAL = b"client is not connected"  # the start of the scheduler's text (scheduler/core.py)
-SEND_ONLY_SUFFIX = b"|tx"
-UPLOAD_HIGH_WATER_MARK = 16  # uploads waiting in this client before upload() blocks (see upload)
-
-_STATUS_ERRORS: dict[m.ResultStatus, type[Exception]] = {
-    m.ResultStatus.PROCESSOR_DIED: errors.ProcessorDiedError,
-    m.ResultStatus.TIMEOUT: errors.TaskTimeoutError,
-    m.ResultStatus.WORKER_DIED: errors.WorkerDiedError,
-    m.ResultStatus.NO_CAPABLE_WORKER: errors.NoCapableWorkerError,
-    m.ResultStatus.SCHEDULER_ERROR: errors.TaskRejectedError,
-}
 
 
 class ClientAgent(threading.Thread):
@@ -103,9 +94,14 @@ class ClientAgent(threading.Thread):
         self._tx_scheduler = connect_dealer(
             self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX, credentials
         )
-        self._tx_storage: zmq.Socket[Any] | None = None  # uploads; guarded by _upload_lock
-        self._upload_lock = threading.Lock()
-        self._deferred_uploads: collections.deque[list[Any]] = collections.deque()
+        self.uploads = Uploads(
+            self._context,
+            client_id,
+            credentials,
+            timeout_seconds,
+            lambda: self.object_storage_address,
+            lambda: threading.current_thread() is self,
+        )
         self._result_reads: collections.deque[tuple[float, int, bytes]] = collections.deque()  # (deadline, id, obj)
         self._storage: zmq.Socket[Any] | None = None
         self._pending_storage: list[list[Any]] = []  # frames queued until the storage address is known
@@ -113,10 +109,8 @@ class ClientAgent(threading.Thread):
         # What a restarted scheduler forgot and this client can tell it again (see resync.py).
         self.sent_tasks = SentTasks()
         self.late_results = 0  # results for tasks that had their outcome already (bench/chaos.py reports them)
-        self.held_uploads = HeldUploads()
         self._storage_epoch: tuple[bytes, int] | None = None  # (scheduler instance, storage epoch) of the last echo
         self._unadmitted: set[bytes] = set()  # tasks a scheduler refused as "client not connected" (see _on_result)
-        self.segments: SegmentPool | None = None  # set once storage confirmed that it reads this host's shared memory
         self._probe_name = ""
         self.loop = EventLoop()
         self.loop.call_every(RESYNC_SWEEP_SECONDS, lambda: self.sent_tasks.sweep(self.futures))
@@ -148,94 +142,6 @@ class ClientAgent(threading.Thread):
     def _ask_for_credits(self, wanted: int) -> None:
         self.forward_to_scheduler(codec.encode_one(m.SubmitCreditRequest(wanted, self.priority)))
 
-    def upload(self, frames: list[Any], request_id: int = 0) -> None:
-        """Send an ObjectPut (or ObjectDelete) to object storage, from the calling thread.
-
-        Back-pressure: at most ``UPLOAD_HIGH_WATER_MARK`` uploads wait in this client; beyond that the call blocks
-        until storage takes them, and raises ObjectStorageError naming the address if that takes longer than the
-        client's timeout (storage unreachable, or far behind). With ``request_id`` (an ObjectPut's), it also waits
-        for storage's answer and raises ObjectStorageError with storage's reason if the object was refused (quota).
-        The I/O thread never blocks here: what it sends (releases) is queued and sent, in order, before the next
-        upload or on its next heartbeat.
-        """
-        if threading.current_thread() is self:
-            self._deferred_uploads.append(frames)
-            self.flush_deferred_uploads()
-            return
-        with self._upload_lock:
-            if self._stopped:
-                raise errors.ClientClosedError("client is disconnected")
-            socket = self._upload_socket()
-            try:
-                while self._deferred_uploads:
-                    socket.send_multipart(self._deferred_uploads[0], copy=False)
-                    self._deferred_uploads.popleft()
-                socket.send_multipart(frames, copy=False)
-                self.held_uploads.note(frames)  # kept (when small) to restore after a scheduler restart
-            except zmq.Again:
-                raise errors.ObjectStorageError(
-                    f"object storage at {self.object_storage_address} did not take an upload in {self._timeout:g}s "
-                    f"({UPLOAD_HIGH_WATER_MARK} uploads waiting): it is unreachable or too far behind"
-                ) from None
-            if request_id:
-                self._await_upload_answer(socket, request_id)
-
-    def flush_deferred_uploads(self) -> None:
-        """Send the I/O thread's queued uploads if no user thread is uploading (never blocks)."""
-        if not self._deferred_uploads or self._stopped or not self._upload_lock.acquire(blocking=False):
-            return
-        try:
-            socket = self._upload_socket()
-            while self._deferred_uploads:
-                socket.send_multipart(self._deferred_uploads[0], zmq.NOBLOCK, copy=False)
-                self._deferred_uploads.popleft()
-        except zmq.Again:
-            pass  # storage is behind: the rest go with the next upload or heartbeat
-        finally:
-            self._upload_lock.release()
-
-    def _upload_socket(self) -> zmq.Socket[Any]:
-        if self._tx_storage is None:
-            assert self.object_storage_address is not None, "upload before the client is connected"
-            identity = self.client_id + SEND_ONLY_SUFFIX + b"|storage"
-            socket = new_dealer(self._context, self.object_storage_address, identity, self._credentials)
-            socket.setsockopt(zmq.SNDHWM, UPLOAD_HIGH_WATER_MARK)
-            socket.setsockopt(zmq.SNDTIMEO, int(self._timeout * 1000))
-            socket.setsockopt(zmq.IMMEDIATE, 1)  # queue nothing for a storage that is not connected: block instead
-            socket.connect(self.object_storage_address)
-            self._tx_storage = socket
-        return self._tx_storage
-
-    def _await_upload_answer(self, socket: zmq.Socket[Any], request_id: int) -> None:
-        deadline = time.monotonic() + self._timeout
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not socket.poll(int(remaining * 1000) + 1):
-                raise errors.ObjectStorageError(
-                    f"object storage at {self.object_storage_address} did not confirm an upload in {self._timeout:g}s"
-                )
-            try:
-                header = codec.decode(socket.recv_multipart()[0])[0]
-            except (codec.DecodeError, IndexError):
-                continue
-            if isinstance(header, m.ObjectAck) and header.request_id == request_id:
-                if header.count == 0:
-                    raise errors.ObjectStorageError(f"object storage refused the object: {header.reason}")
-                return
-            # An answer to an earlier request that timed out: skip it.
-
-    def share_object(self, object_id: bytes, frames: list[Any]) -> str:
-        """Write a large object into a shared-memory segment; its name, or "" when it must go over TCP."""
-        pool = self.segments
-        if pool is None or self._stopped:
-            return ""
-        return pool.write(object_id, frames, time.monotonic()) or ""
-
-    def released_objects(self, object_ids: list[bytes]) -> None:
-        """This client deleted these objects: their segments can be reused once storage has let them go."""
-        if self.segments is not None:
-            self.segments.released(object_ids, time.monotonic())
-
     def request_from_storage(self, frames: list[Any]) -> None:
         """Send a request whose answer this thread routes (register it in ``storage_waiters`` first)."""
         self._forward([_TO_STORAGE, *frames])
@@ -244,14 +150,12 @@ class ClientAgent(threading.Thread):
         if self.is_alive():
             self._forward([_STOP])
             self.join(10)
-        self.flush_deferred_uploads()  # the last releases, if storage takes them now
-        with self._tx_lock, self._upload_lock:
+        self.uploads.flush_deferred()  # the last releases, if storage takes them now
+        with self._tx_lock, self.uploads.lock:
             self._stopped = True
-            for socket in (self._outlet, self._tx_scheduler, self._tx_storage):
-                if socket is not None:
-                    socket.close(linger=1000)
-            if self.segments is not None:
-                self.segments.close()  # those storage still holds stay until it lets them go
+            for socket in (self._outlet, self._tx_scheduler):
+                socket.close(linger=1000)
+            self.uploads.close()
             if self._probe_name:
                 remove_probe(self._probe_name)
 
@@ -305,7 +209,7 @@ class ClientAgent(threading.Thread):
             remove_probe(self._probe_name)
             self._probe_name = ""
             if isinstance(header, m.ObjectAck) and header.count == 1 and not self._stopped:
-                self.segments = SegmentPool()
+                self.uploads.segments = SegmentPool()
             else:
                 logger.debug("object storage does not share this host's memory: %s", getattr(header, "reason", ""))
 
@@ -320,7 +224,7 @@ class ClientAgent(threading.Thread):
                 return
             kind = frames[0].bytes
             if kind == _TO_STORAGE:
-                self.held_uploads.note([frame.bytes for frame in frames[1:2]])
+                self.uploads.held.note([frame.bytes for frame in frames[1:2]])
                 if self._storage is None:
                     self._pending_storage.append(frames[1:])
                 else:
@@ -344,10 +248,9 @@ class ClientAgent(threading.Thread):
     def _housekeeping(self) -> None:
         """On the heartbeat's rhythm: send uploads the I/O thread queued, expire overdue result reads, and remove
         shared-memory segments idle for a while."""
-        self.flush_deferred_uploads()
+        self.uploads.flush_deferred()
         self._expire_result_reads()
-        if self.segments is not None:
-            self.segments.trim(time.monotonic())
+        self.uploads.trim()
 
     def _expire_result_reads(self) -> None:
         """A large result's read has a deadline too: a storage that never answers fails the future (ObjectLostError)."""
@@ -370,7 +273,7 @@ class ClientAgent(threading.Thread):
             self._fail(task_id, errors.SchedulerUnavailableError(text))
         resendable: list[m.Task | m.GraphTask] = []
         for task in self.sent_tasks.pending_tasks(pending):
-            missing = [object_id for object_id in objects_used(task) if object_id not in self.held_uploads]
+            missing = [object_id for object_id in objects_used(task) if object_id not in self.uploads.held]
             if not missing:
                 resendable.append(task)
                 continue
@@ -392,7 +295,7 @@ class ClientAgent(threading.Thread):
 
     def _restore_uploads(self) -> int:
         """Send every upload this client still holds to object storage again (it restarted empty); how many."""
-        uploads = self.held_uploads.uploads()
+        uploads = self.uploads.held.uploads()
         if uploads and self._storage is not None:
             for frames in uploads:
                 if not self._storage.poll(RESYNC_SEND_TIMEOUT_MS, zmq.POLLOUT):
@@ -469,7 +372,7 @@ class ClientAgent(threading.Thread):
         if payload is not None and payload.kind is m.ArgKind.OBJECT:
             # Large result: fetch it straight from object storage, then forget it there (read once).
             read_once = not future.keeps_result_object  # a graph node's result may still feed other nodes
-            self._read_result(result, payload.data, read_once, self.segments is not None)
+            self._read_result(result, payload.data, read_once, self.uploads.segments is not None)
             return
         self._complete(result, None, [payload.data] if payload is not None else [])
 
@@ -513,22 +416,7 @@ class ClientAgent(threading.Thread):
             return
         # Inline: one frame, the payload. From object storage: [encoding, payload] (see scaler.serialization).
         data = frames[-1] if frames else b""
-        buffer = data.buffer if isinstance(data, zmq.Frame) else data
-        status = result.status
-        if status is m.ResultStatus.CANCELED:
-            future._finish_cancelled()
-            return
-        try:
-            if status is m.ResultStatus.SUCCESS:
-                future._finish(self._serializer.deserialize(buffer), profile=result.profile)
-            elif status is m.ResultStatus.FAILED:
-                future._finish(error=load_exception(buffer), profile=result.profile)
-            else:
-                error_type = _STATUS_ERRORS.get(status, errors.TaskError)
-                future._finish(error=error_type(bytes(buffer).decode(errors="replace")))
-        except Exception as error:
-            text = f"could not deserialize the {'result' if status is m.ResultStatus.SUCCESS else 'error'}: {error!r}"
-            future._finish(error=errors.DeserializeError(text))
+        finish_future(future, result, data.buffer if isinstance(data, zmq.Frame) else data, self._serializer)
 
     def _on_storage(self) -> None:
         assert self._storage is not None
@@ -554,21 +442,3 @@ class ClientAgent(threading.Thread):
             else:
                 future._finish(error=error)
 
-
-def print_task_output(log: m.TaskLog) -> None:
-    """Print what a task printed (whole lines; see ``scaler.worker.output``), each line labelled by its task."""
-    stream = sys.stdout if log.stream == 1 else sys.stderr
-    label = task_label(log.task_id)
-    text = log.text if log.text.endswith("\n") else log.text + "\n"  # the task's last line had no newline
-    stream.write("".join(f"[{label}] {line}" for line in text.splitlines(keepends=True)))
-    stream.flush()
-
-
-def task_label(task_id: bytes) -> str:
-    """``task 3fa1-42``: the first hex digits of the client's prefix and the task's number (ids are prefix+counter).
-
-    The prefix alone (what the first bytes of the id hold) is the same for every task of a client.
-    """
-    if len(task_id) == 16:
-        return f"task {task_id[:2].hex()}-{int.from_bytes(task_id[8:], 'big')}"
-    return f"task {task_id.hex()[-12:]}"

@@ -125,10 +125,10 @@ class Client:
         self._encoder = PayloadEncoder(
             self._identity,
             serializer,
-            self._agent.upload,
+            self._agent.uploads.upload,
             self._release_objects,
             self._agent.request_ids,
-            share=self._agent.share_object,
+            share=self._agent.uploads.share,
         )
         collect = self._encoder.arguments.collect
         self._agent.loop.after_each_wake(collect)  # right after the results that finished tasks came in
@@ -464,9 +464,9 @@ class Client:
     def _release_objects(self, object_ids: list[bytes]) -> None:
         """Delete these objects of this client from object storage and from every processor's cache."""
         try:
-            self._agent.upload([codec.encode_one(m.ObjectDelete(tuple(object_ids), 0))])
+            self._agent.uploads.upload([codec.encode_one(m.ObjectDelete(tuple(object_ids), 0))])
             self._agent.forward_to_scheduler(codec.encode_one(m.ObjectsReleased(self._identity, tuple(object_ids))))
-            self._agent.released_objects(object_ids)
+            self._agent.uploads.released(object_ids)
         except errors.ClientClosedError:
             pass  # closing: the scheduler and object storage free everything of this client anyway
 

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("scaler.scheduler")
 
 TICK_SECONDS = 0.1
-SEND_ONLY_SUFFIX = b"|tx"  # see scaler.client.agent
+SEND_ONLY_SUFFIX = b"|tx"  # see scaler.client.uploads
 _DRAIN_LIMIT = 2000
 MAX_CONTROL_MESSAGE_BYTES = 1 << 30
 OWNER_LIST_SECONDS = 1.0
