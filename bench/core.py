@@ -385,19 +385,9 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
         ("graphs", lambda: _record_graphs(backend, settings, rec)),
         ("efficiency_20ms", lambda: _record_efficiency(backend, settings, rec)),
     ]
-    for step, action in [(step, action) for step, action in steps if not settings.only or step in settings.only]:
-        rec.begin(step)
-        try:
-            action()
-        except Exception as exc:
-            rec.error(step, exc)
-
-    if not settings.only or "scale_map" in settings.only:
-        rec.begin("scale_map")
-        try:
-            scale.measure_big_map(backend, settings, rec)
-        except Exception as exc:
-            rec.error("scale_map", exc)
+    for step, action in steps:
+        _step(step, action, settings, rec)
+    _step("scale_map", lambda: scale.measure_big_map(backend, settings, rec), settings, rec)
 
     rec.begin("numpy_warmup")
     try:  # workers import numpy on their first array: keep that one-off cost out of the round-trip numbers
@@ -433,12 +423,18 @@ def _run_all(backend: Backend, settings: Settings, rec: Recorder) -> None:
     if shutdowns:
         rec.value("shutdown_s", median(shutdowns))
 
-    if not settings.only or "scale_workers" in settings.only:
-        rec.begin("scale_workers")
-        try:
-            scale.measure_many_workers(backend, settings, rec)
-        except Exception as exc:
-            rec.error("scale_workers", exc)
+    _step("scale_workers", lambda: scale.measure_many_workers(backend, settings, rec), settings, rec)
+
+
+def _step(step: str, action: Callable[[], None], settings: Settings, rec: Recorder) -> None:
+    """Run one named measurement (unless ``--only`` leaves it out); an error is recorded and the next one runs."""
+    if settings.only and step not in settings.only:
+        return
+    rec.begin(step)
+    try:
+        action()
+    except Exception as exc:
+        rec.error(step, exc)
 
 
 def _record_efficiency(backend: Backend, settings: Settings, rec: Recorder) -> None:

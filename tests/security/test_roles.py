@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,7 @@ def test_a_worker_cannot_submit_a_top_level_graph(secured: SecuredCluster) -> No
 
 def test_a_client_cannot_cancel_another_clients_task(secured: SecuredCluster, tmp_path: Path) -> None:
     gate, started = tmp_path / "gate", tmp_path / "started"
-
-    def wait_for_gate(gate_path: str, started_path: str) -> str:
-        Path(started_path).write_text("running")
-        while not Path(gate_path).exists():
-            time.sleep(0.01)
-        return "finished"
+    wait_for_gate = _gate_waiter()
 
     context: zmq.Context[Any] = zmq.Context()
     with Client(secured.address, credentials=secured.file("alice")) as alice:
@@ -212,12 +208,7 @@ def test_a_worker_key_cannot_submit_for_a_client_whose_task_it_is_not_running(
     """A raw peer with the key of the worker that runs alice's task: while that task runs it may act for alice only
     through a client that names the task; naming nothing, or a task that is not running, gets a refusal."""
     gate, started = tmp_path / "gate", tmp_path / "started"
-
-    def wait_for_gate(gate_path: str, started_path: str) -> str:
-        Path(started_path).write_text("running")
-        while not Path(gate_path).exists():
-            time.sleep(0.01)
-        return "finished"
+    wait_for_gate = _gate_waiter()
 
     workers_key = secured.combo._keys.worker  # type: ignore[union-attr]
     context: zmq.Context[Any] = zmq.Context()
@@ -246,3 +237,15 @@ def test_a_worker_key_cannot_submit_for_a_client_whose_task_it_is_not_running(
             assert future.result(timeout=60) == "finished"
         finally:
             context.destroy(linger=0)
+
+
+def _gate_waiter() -> Callable[[str, str], str]:
+    """A task that says it started and runs until a gate file appears (a local function: it travels by value)."""
+
+    def wait_for_gate(gate_path: str, started_path: str) -> str:
+        Path(started_path).write_text("running")
+        while not Path(gate_path).exists():
+            time.sleep(0.01)
+        return "finished"
+
+    return wait_for_gate
