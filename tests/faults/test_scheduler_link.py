@@ -141,3 +141,56 @@ def test_a_client_to_a_silent_zeromq_peer_gives_up_at_its_timeout_and_says_what_
     finally:
         silent.close(linger=0)
         context.term()
+
+
+def test_a_client_behind_a_forwarder_waits_for_a_scheduler_that_starts_late(caplog: pytest.LogCaptureFixture) -> None:
+    # A tunnel or proxy started before its scheduler accepts connections and closes them; the link used to call
+    # that "not a scheduler" after 3 s and give up. Now it checks for a ZeroMQ greeting, says what it sees, and waits.
+    from tests.chaos.tcp_proxy import TcpProxy
+
+    caplog.set_level(logging.WARNING)
+    port = free_port_block()
+    proxy = TcpProxy(port)
+    outcome: list[Any] = []
+
+    def connect() -> None:
+        try:
+            client = Client(address=proxy.address, timeout_seconds=120)
+            outcome.append(client)
+        except Exception as error:  # reported by the assertion below
+            outcome.append(error)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    try:
+        thread.start()
+        wait_until(lambda: "tunnel or proxy" in caplog.text or bool(outcome), timeout=60)
+        assert not outcome, f"the client gave up before its scheduler started: {outcome}"
+        with command("scaler_scheduler", f"tcp://127.0.0.1:{port}", "--logging-level", "WARNING"):
+            thread.join(120)
+            assert outcome and isinstance(outcome[0], Client), outcome  # connected through the forwarder
+            outcome[0].disconnect()
+    finally:
+        proxy.close()
+
+
+def test_speaks_zeromq_tells_a_zeromq_socket_from_a_forwarder_and_a_silent_listener() -> None:
+    import socket
+
+    from tests.chaos.tcp_proxy import TcpProxy
+
+    from scaler.io.scheduler_link import speaks_zeromq
+
+    context: zmq.Context[Any] = zmq.Context()
+    publisher = context.socket(zmq.PUB)
+    pub_port = publisher.bind_to_random_port("tcp://127.0.0.1")
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts (backlog) and never writes
+    forwarder = TcpProxy(free_tcp_port())  # nothing listens behind it
+    try:
+        assert speaks_zeromq(f"tcp://127.0.0.1:{pub_port}")
+        assert not speaks_zeromq(forwarder.address)
+        assert not speaks_zeromq(f"tcp://127.0.0.1:{silent.getsockname()[1]}")
+    finally:
+        forwarder.close()
+        silent.close()
+        publisher.close(linger=0)
+        context.term()

@@ -13,6 +13,7 @@ which the monitor reports as a disconnect without a completed handshake.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -20,9 +21,11 @@ from typing import Any
 
 import zmq
 
+from scaler.io.address import Address
 from scaler.io.loop import Loop
 from scaler.io.monitor_events import receive_monitor_event
 from scaler.io.scheduler_link_core import (
+    CheckGreeting,
     Closed,
     Connected,
     LinkEvent,
@@ -198,6 +201,8 @@ class SchedulerLink:
                 self._send_now(codec.encode_one(self._heartbeat()))  # one that cannot leave is simply skipped
             elif isinstance(event, SendProbe):
                 self._send_now(codec.encode_one(m.ObjectStats(PROBE_REQUEST_ID)))
+            elif isinstance(event, CheckGreeting):
+                self.core.on_greeting(speaks_zeromq(self.address))
             elif isinstance(event, Warn):
                 logger.warning("%s", event.text)
             else:
@@ -208,3 +213,31 @@ class SchedulerLink:
                 elif isinstance(event, Closed):
                     logger.error("%s", event.text)
                 self._on_event(event)
+
+
+_ZMTP_SIGNATURE_START, _ZMTP_SIGNATURE_END = 0xFF, 0x7F  # bytes 0 and 9 of every ZeroMQ (ZMTP 3) greeting
+GREETING_TIMEOUT_SECONDS = 0.5
+
+
+def speaks_zeromq(address: str, timeout: float = GREETING_TIMEOUT_SECONDS) -> bool:
+    """Whether the peer at ``address`` sends a ZeroMQ greeting on a plain TCP connection (a ZeroMQ socket sends its
+    signature as soon as it accepts); False when it closes, resets or stays silent. Addresses other than tcp:// are
+    taken to be ZeroMQ (nothing forwards them)."""
+    try:
+        parsed = Address.parse(address)
+    except ValueError:
+        return True
+    if parsed.scheme != "tcp":
+        return True
+    try:
+        with socket.create_connection((parsed.host, parsed.port), timeout=timeout) as connection:
+            connection.sendall(bytes([_ZMTP_SIGNATURE_START]) + bytes(8) + bytes([_ZMTP_SIGNATURE_END]))
+            received = b""
+            while len(received) < 10:
+                chunk = connection.recv(10 - len(received))
+                if not chunk:
+                    break
+                received += chunk
+    except OSError:
+        return False
+    return len(received) == 10 and received[0] == _ZMTP_SIGNATURE_START and received[9] == _ZMTP_SIGNATURE_END

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+WRONG_PEER_GRACE_SECONDS = 1.0  # after a ZeroMQ greeting, how long a handshake may still succeed (see _on_silence)
+
 
 class CloseReason(enum.Enum):
     DEAD = "dead"  # the scheduler was silent for the death timeout
@@ -31,6 +33,16 @@ class SendHeartbeat:
 @dataclass(frozen=True)
 class SendProbe:
     """Ask the peer what it is: object storage answers an ObjectStats request, a scheduler does not."""
+
+
+@dataclass(frozen=True)
+class CheckGreeting:
+    """Find out whether the peer that closes every handshake speaks ZeroMQ at all (answer with ``on_greeting``).
+
+    Both a ZeroMQ socket of another kind (a scheduler's monitor PUB socket) and a TCP forwarder whose scheduler is
+    not listening yet (an SSH tunnel, a port-forward, a proxy started first) accept the connection and close it
+    before the handshake completes; only the first one sends a ZeroMQ greeting on a plain TCP connection.
+    """
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,7 @@ class Closed:
     text: str
 
 
-LinkEvent = SendHeartbeat | SendProbe | Warn | Connected | Restarted | Closed
+LinkEvent = SendHeartbeat | SendProbe | CheckGreeting | Warn | Connected | Restarted | Closed
 
 
 class SchedulerLinkCore:
@@ -84,6 +96,9 @@ class SchedulerLinkCore:
         self._handshake_ok = False
         self._handshake_refusals = 0
         self._probed = False
+        self._greeting: bool | None = None  # does the peer that closes every handshake speak ZeroMQ? (None: unknown)
+        self._greeting_asked = False
+        self._greeting_checked_at = 0.0
 
     @property
     def connected(self) -> bool:
@@ -137,6 +152,10 @@ class SchedulerLinkCore:
             "(the scheduler usually listens one port below its object storage)",
         )
 
+    def on_greeting(self, zeromq: bool) -> None:
+        """The answer to ``CheckGreeting``: whether a plain connection to the address got a ZeroMQ greeting."""
+        self._greeting = zeromq
+
     def on_transport(self, tcp_connected: bool, handshake_ok: bool, handshake_refused: bool) -> None:
         """Transport events: a TCP connection, a completed ZMTP handshake, or a connection closed before one."""
         self._tcp_connected |= tcp_connected
@@ -168,17 +187,27 @@ class SchedulerLinkCore:
         if self.instance is not None:
             warn_after = max(warn_after, 3 * self.heartbeat_interval)
         if silent >= warn_after and self.heartbeat_interval > 0:
-            events.extend(self._on_silence(silent))
+            events.extend(self._on_silence(silent, now))
         return events
 
-    def _on_silence(self, silent: float) -> list[LinkEvent]:
+    def _on_silence(self, silent: float, now: float) -> list[LinkEvent]:
         if self.instance is None:
             if self._handshake_refusals and not self._handshake_ok:
-                return self._close(
-                    CloseReason.WRONG_PEER,
-                    f"{self.address} is not a scheduler: the peer there closes every ZeroMQ connection at the "
-                    "handshake, as a publisher does (is it a scheduler's monitor address, the one scaler_top reads?)",
-                )
+                if not self._greeting_asked:
+                    self._greeting_asked = True
+                    self._greeting_checked_at = now
+                    return [CheckGreeting()]
+                if self._greeting:
+                    # A ZeroMQ peer. A forwarder whose scheduler came up just before the check would also greet: then
+                    # this peer's own next connection completes its handshake within the grace, and nothing closes.
+                    if now - self._greeting_checked_at < WRONG_PEER_GRACE_SECONDS:
+                        return []
+                    return self._close(
+                        CloseReason.WRONG_PEER,
+                        f"{self.address} is not a scheduler: the peer there closes every ZeroMQ connection at the "
+                        "handshake, as a publisher does (is it a scheduler's monitor address, the one scaler_top "
+                        "reads?)",
+                    )
             if self._handshake_ok and not self._probed:
                 self._probed = True
                 return [SendProbe()]
@@ -192,6 +221,11 @@ class SchedulerLinkCore:
         return [Warn(f"no answer from the scheduler at {self.address} for {silent:.0f}s, waiting for it{limit}")]
 
     def _what_is_there(self) -> str:
+        if self._greeting is False and self._handshake_refusals and not self._handshake_ok:
+            return (
+                "something accepts TCP connections there and closes them before any ZeroMQ handshake: a tunnel or "
+                "proxy whose scheduler is not listening yet?"
+            )
         if self._handshake_ok:
             return "a ZeroMQ peer accepted the connection but does not answer as a scheduler"
         if self._tcp_connected:

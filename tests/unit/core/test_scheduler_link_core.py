@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scaler.io.scheduler_link_core import (
+    CheckGreeting,
     Closed,
     CloseReason,
     Connected,
@@ -131,15 +132,59 @@ def test_refusal_closes_with_the_schedulers_words() -> None:
     assert core.tick(1.0) == []
 
 
-def test_a_peer_that_closes_every_handshake_is_named_as_not_a_scheduler() -> None:
-    core = make(warn_after=3.0)
-    core.tick(0.0)
+def _refused_handshake(core: SchedulerLinkCore) -> None:
     core.on_transport(tcp_connected=True, handshake_ok=False, handshake_refused=False)
     core.on_transport(tcp_connected=False, handshake_ok=False, handshake_refused=True)
+
+
+def test_a_zeromq_peer_that_closes_every_handshake_is_named_as_not_a_scheduler() -> None:
+    core = make(warn_after=3.0)
+    core.tick(0.0)
+    _refused_handshake(core)
     assert not [event for event in core.tick(2.0) if isinstance(event, Closed)]  # give a scheduler its chance
-    closed = [event for event in core.tick(3.0) if isinstance(event, Closed)]
+    assert CheckGreeting() in core.tick(3.0)
+    core.on_greeting(True)  # it speaks ZeroMQ
+    assert core.tick(3.5) == []  # a forwarder's scheduler that just came up would complete a handshake by now
+    closed = [event for event in core.tick(4.0) if isinstance(event, Closed)]
     assert closed and closed[0].reason is CloseReason.WRONG_PEER
     assert "monitor" in closed[0].text
+
+
+def test_a_zeromq_greeting_from_a_forwarder_whose_scheduler_just_came_up_is_not_taken_for_a_wrong_peer() -> None:
+    core = make(warn_after=3.0)
+    core.tick(0.0)
+    _refused_handshake(core)
+    assert CheckGreeting() in core.tick(3.0)
+    core.on_greeting(True)  # the scheduler behind the forwarder answered the check
+    core.on_transport(tcp_connected=True, handshake_ok=True, handshake_refused=False)  # and this peer's next try
+    assert not [event for event in run_until(core, 8.0) if isinstance(event, Closed)]
+
+
+def test_a_forwarder_whose_scheduler_is_not_up_yet_is_waited_for_not_named_a_wrong_peer() -> None:
+    # An SSH tunnel or proxy accepts the connection and closes it until its scheduler listens; before, the link
+    # called that "not a scheduler" after 3 s and gave up (a client started next to a slowly starting scheduler).
+    core = make(death=10.0, warn_after=3.0)
+    core.tick(0.0)
+    _refused_handshake(core)
+    assert CheckGreeting() in core.tick(3.0)
+    core.on_greeting(False)  # closed without a ZeroMQ greeting
+    events = core.tick(3.1)
+    _refused_handshake(core)
+    events += core.tick(5.0)
+    assert not [event for event in events if isinstance(event, Closed)]
+    assert [event for event in events if isinstance(event, Warn) and "tunnel or proxy" in event.text]
+    core.on_transport(tcp_connected=True, handshake_ok=True, handshake_refused=False)  # the scheduler came up
+    assert [event for event in core.on_echo(b"instance", 6.0) if isinstance(event, Connected)]
+
+
+def test_a_forwarder_that_never_reaches_a_scheduler_is_described_at_the_timeout() -> None:
+    core = make(death=6.0, warn_after=3.0)
+    core.tick(0.0)
+    _refused_handshake(core)
+    core.tick(3.0)
+    core.on_greeting(False)
+    closed = [event for event in run_until(core, 6.0) if isinstance(event, Closed)]
+    assert closed and closed[0].reason is CloseReason.DEAD and "tunnel or proxy" in closed[0].text
 
 
 def test_a_zeromq_peer_that_does_not_echo_is_probed_once_and_named_object_storage_if_it_answers() -> None:
