@@ -210,10 +210,7 @@ def real_cluster(directory: Path, workers: int = 2) -> Iterator[Cluster]:
                  "--max-task-concurrency", str(workers)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))  # fmt: skip
         scheduler = psutil.Process(processes[0].pid)
-        deadline = time.monotonic() + 60
-        while not scheduler.children() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        storage = scheduler.children()[0]
+        storage = _storage_child(scheduler, processes[0], logs[0])
         yield Cluster(address, f"tcp://127.0.0.1:{port + 1}", scheduler.pid, storage.pid, logs, processes)
     finally:
         for process in reversed(processes):
@@ -225,6 +222,23 @@ def real_cluster(directory: Path, workers: int = 2) -> Iterator[Cluster]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _storage_child(scheduler: psutil.Process, process: subprocess.Popen[bytes], log: Path) -> psutil.Process:
+    """The scheduler's object storage child, once started (another short-lived child, or none yet, is waited out);
+    a scheduler that exits first is reported with its log."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the scheduler exited ({process.returncode}) while starting: {log.read_text()[-2000:]}")
+        for child in scheduler.children():
+            try:
+                if "scaler.object_storage" in " ".join(child.cmdline()):
+                    return child
+            except psutil.Error:  # gone already
+                continue
+        time.sleep(0.05)
+    raise RuntimeError(f"the scheduler started no object storage in 60 s: {log.read_text()[-2000:]}")
 
 
 def _free(port: int) -> bool:

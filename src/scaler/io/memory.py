@@ -8,7 +8,6 @@ RSS for good. ``malloc_trim`` returns what is free. Servers call it on a slow ti
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 from collections.abc import Callable
 
@@ -16,9 +15,10 @@ TRIM_INTERVAL_SECONDS = 10.0
 
 
 def _load_trim() -> Callable[[int], int] | None:
+    # The process's own symbols (libc's among them), not ``ctypes.util.find_library("c")``: that runs
+    # ``ldconfig -p`` in a child process, which cost every server a fork at start-up (and showed up as a stray child).
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim: Callable[[int], int] = libc.malloc_trim
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
         return trim
     except (OSError, AttributeError):  # not glibc
         return None
