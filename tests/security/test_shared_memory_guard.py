@@ -10,6 +10,7 @@ from scaler.ids import random_object_id
 from scaler.protocol import messages as m
 from scaler.security.credentials import new_server_credentials
 from scaler.security.roles import StorageGuard
+from tests.conftest import wait_until
 from tests.security.conftest import make_keys
 from tests.security.test_guards import OTHER_CLIENT, PEERS, RING
 
@@ -42,6 +43,8 @@ def test_a_secured_cluster_passes_large_objects_through_shared_memory(tmp_path: 
     with SchedulerClusterCombo(
         n_workers=1, secure=True, credentials=tmp_path / "scheduler.toml", logging_level="WARNING"
     ) as combo, Client(combo.get_address(), credentials=tmp_path / "alice.toml") as client:
+        # The client probes storage once after connecting; large objects use shared memory from its answer on.
+        wait_until(lambda: client._agent.uploads.segments is not None, timeout=30)
         array = numpy.ones(2 << 20, dtype=numpy.uint8)
         assert client.submit(large_sum, array).result(timeout=60) == (2 << 20, "mmap")
         assert len(client.submit(bytes, 3 << 20).result(timeout=60)) == 3 << 20  # a large result, mapped back
