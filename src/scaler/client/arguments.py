@@ -18,6 +18,7 @@ from scaler import errors
 from scaler.client.argument_cache import ArgumentCache
 from scaler.client.object_reference import ObjectReference
 from scaler.ids import content_object_id, random_object_id
+from scaler.object_storage.shared_memory import MAPPING_REFUSAL
 from scaler.object_storage.shared_memory import MIN_BYTES as SHARED_MEMORY_MIN_BYTES
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -176,7 +177,7 @@ class PayloadEncoder:
                 self._upload([codec.encode_one(m.ObjectPut(object_id, request_id, segment))], request_id)
                 return
             except errors.ObjectStorageError as error:
-                if "shared memory" not in str(error):
+                if f"refused the object: {MAPPING_REFUSAL}" not in str(error):
                     raise
                 request_id = next(self._request_ids)  # storage could not map it: the bytes go over TCP
         self._upload([codec.encode_one(m.ObjectPut(object_id, request_id)), *frames], request_id)

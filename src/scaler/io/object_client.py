@@ -156,7 +156,7 @@ class ObjectStorageConnection:
         self._socket.send(codec.encode_one(m.ObjectPut(object_id, request_id, segment)))
         header, _ = self._await(request_id, timeout)
         if isinstance(header, m.ObjectAck) and header.count == 0:
-            if header.reason.startswith("shared memory"):
+            if header.reason.startswith(shm.MAPPING_REFUSAL):
                 return False  # storage could not map it: the bytes go over TCP
             refused = f"object storage at {self.address} refused object {object_id.hex()}"
             raise ObjectStorageError(f"{refused}: {header.reason}")

@@ -211,11 +211,11 @@ class ObjectStorageServer:
     def _attach(self, request: m.ObjectPut, payload: list[zmq.Frame]) -> SharedBlob | str:
         """The object's frames in its segment (mapped read-only, locked while the blob lives), or why not."""
         if payload or not self._shares:
-            return "shared memory is switched off in object storage" if not self._shares else "malformed put"
+            return f"{shm.MAPPING_REFUSAL} is switched off in object storage" if not self._shares else "malformed put"
         try:
             frames = shm.open_segment(request.segment, request.object_id, writable=False)
         except shm.SegmentError as error:
-            return f"shared memory: {error}"
+            return f"{shm.MAPPING_REFUSAL}: {error}"
         blob = SharedBlob(frames)
         blob.segment = request.segment
         weakref.finalize(blob, self._released_segments.append, request.segment)

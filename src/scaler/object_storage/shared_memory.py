@@ -53,6 +53,10 @@ PARALLEL_COPY_BYTES = 16 << 20  # a frame this large is copied in by several thr
 _COPY_THREADS = 4  # 100 MB: 7.5 ms with 4 threads, 14 ms with one (a quiet 2-core VM)
 
 
+# How object storage's refusal of a shared-memory put begins: the writer then sends the bytes over TCP instead.
+MAPPING_REFUSAL = "shared memory"
+
+
 class SegmentError(Exception):
     """A segment that cannot be used (gone, reused, malformed, not ours): the reader falls back to TCP."""
 
