@@ -91,9 +91,7 @@ class ClientAgent(threading.Thread):
         self._outlet.connect(self._inbox_address)
         self._outlet_lock = threading.Lock()
         self._tx_lock = threading.Lock()
-        self._tx_scheduler = connect_dealer(
-            self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX, credentials
-        )
+        self._tx_scheduler = connect_dealer(self._context, scheduler_address, client_id + SEND_ONLY_SUFFIX, credentials)
         self.uploads = Uploads(
             self._context,
             client_id,
@@ -158,6 +156,11 @@ class ClientAgent(threading.Thread):
             self.uploads.close()
             if self._probe_name:
                 remove_probe(self._probe_name)
+        # Every socket is closed: this waits (up to their 1 s linger) for the last messages to leave, then ends the
+        # context's I/O threads, so a disconnected client leaves no thread behind (a combo started next may fork).
+        # Not while this client's thread still runs (it did not stop in time): its sockets would block term().
+        if not self.is_alive():
+            self._context.term()
 
     def _forward(self, frames: list[Any]) -> None:
         if self._stopped:
@@ -441,4 +444,3 @@ class ClientAgent(threading.Thread):
                 future._finish_cancelled()
             else:
                 future._finish(error=error)
-

@@ -1,28 +1,28 @@
 """SchedulerClusterCombo: a scheduler, an object storage server and a fixed pool of workers, in one call.
 
 All processes start at once (object storage, scheduler and every worker in parallel: workers simply
-connect and wait), which keeps start-up close to the cost of one Python process start.
+connect and wait). Where it is safe they are forks of this process, which has already imported what they run
+(see ``children.py``), so start-up is mostly the workers' processors starting.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import subprocess
-import sys
 import time
 from typing import Any, cast
 
 import msgspec
 
+from scaler.cluster.children import fork_refusal, start_child
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.config.sections.worker import WorkerConfig
 from scaler.io.address import Address, free_tcp_port
-from scaler.io.lifetime import child_environment
+from scaler.io.lifetime import ChildProcess
 from scaler.scheduler.server import scheduler_options_from_config
 from scaler.scheduler.storage_child import stop_process
-from scaler.security.credentials import ENVIRONMENT_VARIABLE, PeerCredentials, ServerCredentials, resolve
+from scaler.security.credentials import PeerCredentials, ServerCredentials, resolve
 from scaler.security.ephemeral import ClusterKeys, cluster_keys
 from scaler.security.exposure import is_loopback
 from scaler.security.local import register_local_cluster
@@ -119,7 +119,12 @@ class SchedulerClusterCombo:
         self._object_storage_address = object_storage_address
         self._monitor_address = monitor_address or str(scheduler.with_port_offset(2))  # as the scheduler decides
         self._n_workers = n_workers
-        self._processes: list[subprocess.Popen[bytes]] = []
+        self._processes: list[ChildProcess] = []
+        refusal = fork_refusal()
+        self._fork = refusal is None
+        logger.debug(
+            "starting the cluster's processes %s", f"as fresh interpreters: {refusal}" if refusal else "by fork"
+        )
         self._keys = _cluster_keys(credentials, is_loopback(scheduler)) if secure else None
         server_environment = self._keys.environment_for_server() if self._keys else {}
         worker_environment = self._keys.environment_for_workers() if self._keys else {}
@@ -130,8 +135,7 @@ class SchedulerClusterCombo:
         # address in the user's 0700 runtime directory, as for `scaler CONFIG.toml`; removed at shutdown. Not an
         # environment variable of this process: that would apply to every cluster this process talks to.
         self._published = publish(self._own_addresses, self._keys.owner) if self._keys else []
-        python = sys.executable
-        self._start([python, "-m", "scaler.object_storage", object_storage_address, logging_level], server_environment)
+        self._start("scaler.object_storage", [object_storage_address, logging_level], server_environment)
         # The same config classes as the commands: every value is checked the same way, and turned into what the
         # scheduler and the workers run with in one place each.
         scheduler_config = SchedulerConfig(
@@ -151,8 +155,7 @@ class SchedulerClusterCombo:
         )
         scheduler_options = scheduler_options_from_config(scheduler_config)
         self._start(
-            [python, "-m", "scaler.scheduler", msgspec.json.encode(scheduler_options).decode(), logging_level],
-            server_environment,
+            "scaler.scheduler", [msgspec.json.encode(scheduler_options).decode(), logging_level], server_environment
         )
         worker_config = WorkerConfig(
             object_storage_address=Address.parse(object_storage_address),
@@ -174,17 +177,14 @@ class SchedulerClusterCombo:
             worker_config, logging_config, scheduler_address=self._address, manager_id=worker_manager_id, prefix="FIX"
         )
         for _ in range(n_workers):
-            self._start([python, "-m", "scaler.worker.agent", options.to_json()], worker_environment)
+            self._start("scaler.worker.agent", [options.to_json()], worker_environment)
         # Accepted for interface compatibility (libraries such as parfun pass them): the combo's processes log
         # at ``logging_level`` to their standard streams.
         del logging_paths, logging_config_file
 
-    def _start(self, command: list[str], environment: dict[str, str]) -> None:
+    def _start(self, module: str, argv: list[str], environment: dict[str, str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).
-        env = {**child_environment(), **environment}
-        if not environment:
-            env.pop(ENVIRONMENT_VARIABLE, None)
-        self._processes.append(subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env))
+        self._processes.append(start_child(module, argv, environment, self._fork))
 
     @property
     def owner_credentials(self) -> PeerCredentials | None:

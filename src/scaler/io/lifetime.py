@@ -5,6 +5,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+from typing import Protocol
 
 _PR_SET_PDEATHSIG = 1
 
@@ -32,3 +33,17 @@ def exit_with_parent_from_env() -> None:
     parent = os.environ.pop(PARENT_ENV, "")
     if parent.isdigit():
         exit_with_parent(int(parent))
+
+
+class ChildProcess(Protocol):
+    """What a combo needs of a child, met by ``subprocess.Popen`` and ``ForkedChild``."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+    def terminate(self) -> None: ...
+
+    def kill(self) -> None: ...

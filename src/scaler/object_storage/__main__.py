@@ -10,14 +10,26 @@ from scaler.object_storage.server import serve
 
 READY_FD_ENV = "SCALER_READY_FD"
 
+
+def run(argv: list[str]) -> int:
+    """The process's whole life, from its arguments (without the program name) to its exit status."""
+    if len(argv) not in (1, 2, 3):
+        print(
+            "usage: python -m scaler.object_storage tcp://HOST:PORT [LOGGING_LEVEL [MAX_BYTES_PER_OWNER]]",
+            file=sys.stderr,
+        )
+        return 1
+    basic_logging(argv[1] if len(argv) >= 2 else "INFO")
+    ready_fd = os.environ.pop(READY_FD_ENV, "")
+    quota = int(argv[2]) if len(argv) == 3 else 0
+    try:
+        serve(argv[0], quota, int(ready_fd) if ready_fd.isdigit() else None)
+    except FatalError as error:  # e.g. the port is taken: one line, no traceback
+        print(f"object storage server: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
     exit_with_parent_from_env()
-    if len(sys.argv) not in (2, 3, 4):
-        sys.exit("usage: python -m scaler.object_storage tcp://HOST:PORT [LOGGING_LEVEL [MAX_BYTES_PER_OWNER]]")
-    basic_logging(sys.argv[2] if len(sys.argv) >= 3 else "INFO")
-    ready_fd = os.environ.pop(READY_FD_ENV, "")
-    quota = int(sys.argv[3]) if len(sys.argv) == 4 else 0
-    try:
-        serve(sys.argv[1], quota, int(ready_fd) if ready_fd.isdigit() else None)
-    except FatalError as error:  # e.g. the port is taken: one line, no traceback
-        sys.exit(f"object storage server: {error}")
+    sys.exit(run(sys.argv[1:]))

@@ -1,4 +1,5 @@
-"""``python -m scaler.scheduler '<SchedulerOptions as JSON>'``: how combos start a scheduler (no CLI parsing)."""
+"""``python -m scaler.scheduler '<SchedulerOptions as JSON>' [LOGGING_LEVEL]``: how combos start a scheduler (no
+CLI parsing)."""
 
 import dataclasses
 import sys
@@ -10,11 +11,17 @@ from scaler.io.logs import basic_logging
 from scaler.scheduler.server import SchedulerOptions, serve
 from scaler.security.local import environment_server_credentials
 
-if __name__ == "__main__":
-    exit_with_parent_from_env()
-    options = msgspec.json.decode(sys.argv[1], type=SchedulerOptions)
+
+def run(argv: list[str]) -> int:
+    """The process's whole life, from its arguments (without the program name) to its exit status."""
+    options = msgspec.json.decode(argv[0], type=SchedulerOptions)
     if options.credentials is None:  # a secret travels in the environment, never on a command line
         options = dataclasses.replace(options, credentials=environment_server_credentials())
-    level = sys.argv[2] if len(sys.argv) > 2 else "INFO"
-    basic_logging(level)
+    basic_logging(argv[1] if len(argv) > 1 else "INFO")
     serve(options)
+    return 0
+
+
+if __name__ == "__main__":
+    exit_with_parent_from_env()
+    sys.exit(run(sys.argv[1:]))

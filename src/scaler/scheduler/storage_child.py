@@ -21,7 +21,7 @@ import sys
 from collections import deque
 from collections.abc import Callable
 
-from scaler.io.lifetime import child_environment
+from scaler.io.lifetime import ChildProcess, child_environment
 from scaler.io.logs import FatalError
 from scaler.io.sockets import BindError
 from scaler.security.credentials import ENVIRONMENT_VARIABLE, ServerCredentials
@@ -128,7 +128,7 @@ def _exit_status(code: int | None) -> str:
     return f"code {code}"
 
 
-def stop_process(process: subprocess.Popen[bytes], grace_seconds: float = 5.0) -> None:
+def stop_process(process: ChildProcess, grace_seconds: float = 5.0) -> None:
     if process.poll() is None:
         process.terminate()
         try:

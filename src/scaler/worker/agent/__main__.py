@@ -10,9 +10,10 @@ from scaler.io.lifetime import exit_with_parent_from_env
 from scaler.worker.agent.options import WorkerOptions
 from scaler.worker.agent.processors import ProcessorHandle
 
-if __name__ == "__main__":
-    exit_with_parent_from_env()
-    options = WorkerOptions.from_json(sys.argv[1])
+
+def run(argv: list[str]) -> int:
+    """The process's whole life, from its arguments (without the program name) to its exit status."""
+    options = WorkerOptions.from_json(argv[0])
     first_processor = ProcessorHandle(options)
 
     from scaler.config.log_setup import setup_logging
@@ -20,4 +21,9 @@ if __name__ == "__main__":
 
     # Where the manager that started this worker logs (its -lp/-lcf), at its level.
     setup_logging(options.logging_level, options.logging_paths, options.logging_config_file)
-    sys.exit(run_worker(options, first_processor))
+    return run_worker(options, first_processor)
+
+
+if __name__ == "__main__":
+    exit_with_parent_from_env()
+    sys.exit(run(sys.argv[1:]))
