@@ -7,8 +7,11 @@ A pipe also reports its writer's death as end-of-file, for free.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import struct
+import tempfile
+from typing import IO
 
 _HEADER = struct.Struct("!I")
 
@@ -76,3 +79,33 @@ class FrameReader:
         if offset:
             del buffer[:offset]
         return frames
+
+
+class ClaimLock:
+    """A lock shared by the agent and one processor, held by the processor while it takes its next task from the
+    pipe, and by the agent while it decides which of the tasks it sent ahead are still untaken (and writes the
+    processor skips for those): see worker/agent/core.py. A POSIX record lock on an anonymous file, whose
+    descriptor the processor inherits: such locks exclude other processes even through a shared descriptor."""
+
+    def __init__(self, fd: int, file: IO[bytes] | None = None) -> None:
+        self.fd = fd
+        self._file = file  # the creator's: the file lives as long as this
+
+    @classmethod
+    def create(cls) -> ClaimLock:
+        file = tempfile.TemporaryFile()
+        return cls(file.fileno(), file)
+
+    def __enter__(self) -> ClaimLock:
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        except OSError:  # closed meanwhile (the agent found its processor dead and let it go): nothing is held
+            pass
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()

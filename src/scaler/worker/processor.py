@@ -1,9 +1,11 @@
 """The processor: the subprocess that runs user code, one task at a time.
 
 It is separate from the worker agent so that whatever user code does (crash, hang, leak, ``os._exit``)
-the agent survives, reports it, and starts a fresh processor. It talks to its agent over one DEALER socket
-(tasks in, results out) and directly to the object storage server (functions, large arguments and large
-results), so big payloads never pass through the agent.
+the agent survives, reports it, and starts a fresh processor. It talks to its agent over a pair of pipes (tasks
+in, results out) and directly to the object storage server (functions, large arguments and large results), so
+big payloads never pass through the agent. The agent may send short tasks ahead of the running one, and later
+take some back (a cancel, or the running task turned out long): it writes a skip for each while holding the
+claim lock, which this process holds to take its next task, so a skip is always seen before its task starts.
 
 Functions and arguments that came from object storage are cached here, deserialized, by object id: a
 function is fetched once per processor, and an argument sent with ``send_object`` (or the same large object
@@ -16,8 +18,10 @@ import ctypes
 import gc
 import logging
 import os
+import select
 import signal
 import time
+from collections import deque
 from typing import Any
 
 import zmq
@@ -27,7 +31,7 @@ from scaler.ids import owner_prefix, random_object_id
 from scaler.io.lifetime import exit_with_parent
 from scaler.io.logs import basic_logging
 from scaler.io.object_client import READ_DEADLINE_SECONDS, ObjectStorageConnection
-from scaler.io.pipes import PipeClosed, read_frame, write_frame
+from scaler.io.pipes import ClaimLock, PipeClosed, read_frame, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.serialization import (
@@ -54,10 +58,17 @@ class Processor:
     _current: Processor | None = None
 
     def __init__(
-        self, task_fd: int, result_fd: int, scheduler_address: str, gc_interval: float, trim_threshold: int
+        self,
+        task_fd: int,
+        result_fd: int,
+        claim_fd: int,
+        scheduler_address: str,
+        gc_interval: float,
+        trim_threshold: int,
     ) -> None:
         self._context: zmq.Context[Any] = zmq.Context()
         self._task_fd = task_fd
+        self._claims = ClaimLock(claim_fd)
         self._result_fd = result_fd
         self._scheduler_address = scheduler_address
         self._storage: ObjectStorageConnection | None = None
@@ -81,20 +92,43 @@ class Processor:
         self._send(m.ProcessorReady(os.getpid(), error))
         if error:
             return
+        inbox: deque[Any] = deque()
+        pending = select.poll()
+        pending.register(self._task_fd, select.POLLIN)
         while True:
             try:
-                messages = codec.decode(read_frame(self._task_fd))
+                with self._claims:  # everything the agent sent before it last let go of the lock, skips included
+                    while pending.poll(0):
+                        inbox.extend(self._read_messages())
+                    task = self._take_task(inbox)
+                if task is None:
+                    inbox.extend(self._read_messages())  # nothing to run: wait for the agent
+                    continue
             except PipeClosed:
                 return  # the agent is gone or retired this processor
-            except codec.DecodeError as decode_error:
-                logger.error("processor %d: bad message from agent: %s", os.getpid(), decode_error)
-                continue
-            for message in messages:
-                if isinstance(message, m.ProcessorTask):
-                    self._send(self._run_task(message.task, message.object_storage_address))
-                    self._housekeeping()
-                elif isinstance(message, m.ObjectsReleased):
-                    self._evict(owner_prefix(message.owner_id), message.object_ids)
+            self._send(self._run_task(task.task, task.object_storage_address))
+            self._housekeeping()
+
+    def _take_task(self, inbox: deque[Any]) -> m.ProcessorTask | None:
+        """The next task to run, if any: objects released are evicted on the way, tasks the agent took back skipped."""
+        while inbox:
+            message = inbox.popleft()
+            if isinstance(message, m.ProcessorTask):
+                task_id = message.task.task_id
+                if not any(isinstance(later, m.TaskCancel) and later.task_id == task_id for later in inbox):
+                    return message
+            elif isinstance(message, m.ObjectsReleased):
+                self._evict(owner_prefix(message.owner_id), message.object_ids)
+            # A TaskCancel reached here is spent: its task was skipped above (or sent again since, to run).
+        return None
+
+    def _read_messages(self) -> list[Any]:
+        """The messages of the agent's next frame (waits for one); PipeClosed when the agent is gone."""
+        try:
+            return codec.decode(read_frame(self._task_fd))
+        except codec.DecodeError as decode_error:
+            logger.error("processor %d: bad message from agent: %s", os.getpid(), decode_error)
+            return []
 
     def _run_task(self, task: m.Task, storage_address: str) -> m.TaskResult:
         started, cpu_started = time.perf_counter(), time.process_time()
@@ -272,7 +306,7 @@ def _malloc_trim() -> None:
 
 
 def main(argv: list[str]) -> None:
-    task_fd, result_fd, scheduler_address, gc_interval, trim_threshold, preload, log_level, agent_pid = argv
+    task_fd, result_fd, claim_fd, scheduler_address, gc_interval, trim_threshold, preload, log_level, agent_pid = argv
     exit_with_parent(int(agent_pid))  # a processor must never outlive its agent
     # Only the agent decides when a processor ends (and then uses SIGKILL). A SIGTERM or Ctrl-C sent to the
     # whole process group (a container or instance being stopped, a terminal) must reach the agent alone, so
@@ -281,5 +315,7 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     basic_logging(log_level)
     _keep_freed_memory(int(trim_threshold))
-    processor = Processor(int(task_fd), int(result_fd), scheduler_address, float(gc_interval), int(trim_threshold))
+    processor = Processor(
+        int(task_fd), int(result_fd), int(claim_fd), scheduler_address, float(gc_interval), int(trim_threshold)
+    )
     processor.run(preload or None)

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from scaler.protocol import messages as m
 from scaler.worker.agent.core import (
+    MAX_AHEAD,
+    PIPELINE_SECONDS,
     Action,
     Fatal,
     KillProcessor,
     Resume,
     RunTask,
+    SkipTask,
     SlotState,
     StartProcessor,
     Suspend,
@@ -189,3 +192,97 @@ def test_an_adopted_first_processor_keeps_its_slot() -> None:
     core.can_run = True
     core.on_ready(0, "", 0.0)
     assert core.on_task(task(1), 0.0) == started(0, task(1))
+
+
+# --- short tasks sent ahead ------------------------------------------------------------------------------------
+
+
+def pipelining_core(timeout: float = 0.0, run_seconds: float = 0.001) -> WorkerAgentCore:
+    """A core that has seen one task of ``run_seconds`` finish (1 ms: short, so it sends the next ones ahead)."""
+    core = ready_core(timeout)
+    core.on_task(task(100), 0.0)
+    core.on_result(0, result(100), run_seconds)
+    return core
+
+
+def sent(actions: list[Action]) -> list[m.Task]:
+    return [action.task for action in actions if isinstance(action, RunTask)]
+
+
+def test_short_tasks_go_to_the_processor_ahead_and_start_in_turn() -> None:
+    core = pipelining_core()
+    actions = core.on_task(task(1), 1.0)
+    assert actions == started(0, task(1))
+    assert sent(core.on_task(task(2), 1.0)) == [task(2)]  # sent ahead of the running task 1: not reported started
+    assert reported(core.on_task(task(3), 1.0)) == []
+    assert core.stack[0].ahead == [task(2), task(3)]
+    # Task 1's result: the processor is already on task 2; nothing more needs sending to it.
+    actions = core.on_result(0, result(1), 1.001)
+    assert reported(actions) == [result(1), m.TaskStarted(task(2).task_id)]
+    assert sent(actions) == []
+    assert core.stack[0].task == task(2) and core.stack[0].ahead == [task(3)]
+
+
+def test_how_many_go_ahead_follows_the_tasks_run_time() -> None:
+    for run_seconds, ahead in ((0.0001, MAX_AHEAD), (0.002, int(PIPELINE_SECONDS / 0.002)), (0.5, 0)):
+        core = pipelining_core(run_seconds=run_seconds)
+        for number in range(1, 30):
+            core.on_task(task(number), 1.0)
+        assert len(core.stack[0].ahead) == ahead, run_seconds
+        assert len(core.queue) == 28 - ahead  # the rest stays where the balancer can still move it
+
+
+def test_a_task_that_outranks_the_running_one_is_not_sent_ahead_but_suspends_it() -> None:
+    core = pipelining_core()
+    core.on_task(task(1, priority=0), 1.0)
+    actions = core.on_task(task(2, priority=1), 1.0)
+    assert actions == [Suspend(0), StartProcessor(1)]
+    assert core.stack[0].ahead == []
+
+
+def test_a_task_sent_ahead_is_cancelled_like_a_queued_one_and_the_processor_skips_it() -> None:
+    core = pipelining_core()
+    for number in (1, 2, 3, 4):
+        core.on_task(task(number), 1.0)
+    for force in (False, True):  # the balancer's cancel takes it back too: it goes where the balancer wants
+        number = 2 if force else 3
+        assert core.on_cancel(m.TaskCancel(task(number).task_id, force=force), 1.1) == [
+            SkipTask(0, task(number).task_id),
+            ToScheduler(m.TaskCancelConfirm(task(number).task_id, m.CancelOutcome.CANCELED)),
+        ]
+    assert core.stack[0].ahead == [task(4)]
+    actions = core.on_result(0, result(1), 1.2)
+    assert reported(actions) == [result(1), m.TaskStarted(task(4).task_id)]
+
+
+def test_tasks_sent_ahead_of_a_task_whose_processor_dies_run_first_on_the_next_one() -> None:
+    core = pipelining_core()
+    for number in (1, 2, 3, 4):
+        core.on_task(task(number), 1.0)
+    core.on_cancel(m.TaskCancel(task(3).task_id, force=True), 1.0)
+    actions = core.on_processor_died(0, "processor was killed by signal SIGKILL", 1.1)
+    [failure] = reported(actions)  # task 3 was cancelled before: it is not run again
+    assert isinstance(failure, m.TaskResult) and failure.task_id == task(1).task_id
+    assert failure.status is m.ResultStatus.PROCESSOR_DIED
+    core.on_task(task(5), 1.2)  # queued after them: runs after them
+    assert core.on_ready(1, "", 1.3)[:1] == [RunTask(1, task(2))]
+    assert [t.task_id for t in core.stack[0].ahead] == [task(4).task_id, task(5).task_id]
+
+
+def test_a_task_sent_ahead_gets_its_whole_timeout_from_when_it_starts() -> None:
+    core = pipelining_core(timeout=10.0)
+    core.on_task(task(1), 1.0)
+    core.on_task(task(2), 1.0)
+    core.on_result(0, result(1), 8.0)  # task 2 starts now, not when it was sent
+    assert core.tick(17.5) == []
+    [failure] = reported(core.tick(18.5))
+    assert isinstance(failure, m.TaskResult) and failure.task_id == task(2).task_id
+    assert failure.status is m.ResultStatus.TIMEOUT
+
+
+def test_a_scheduler_restart_counts_the_tasks_sent_ahead() -> None:
+    core = pipelining_core()
+    for number in (1, 2, 3):
+        core.on_task(task(number), 1.0)
+    dropped, actions = core.on_scheduler_restart()
+    assert dropped == 3 and actions == [KillProcessor(0), StartProcessor(1)]

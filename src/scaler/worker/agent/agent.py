@@ -1,6 +1,7 @@
 """The worker agent: the process the scheduler sees as "a worker".
 
-It keeps the worker's task queue, feeds one task at a time to its active processor, and reports results.
+It keeps the worker's task queue, feeds its active processor (which runs one task at a time; short tasks are
+sent a few ahead, so that it need not wait for the agent between them), and reports results.
 It never runs user code, so it survives whatever a task does:
 
 - a task that kills its processor fails with ProcessorDiedError, and a fresh processor is started;
@@ -23,6 +24,8 @@ import os
 import socket
 import subprocess
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from typing import Any
 
 import psutil
@@ -112,6 +115,8 @@ class WorkerAgent:
                 processor = self._processors.pop(action.slot)
                 self.loop.remove_reader(processor.result_fd)
                 processor.kill()
+            elif isinstance(action, c.SkipTask):
+                self._processors[action.slot].send(m.TaskCancel(action.task_id, force=True))
             elif isinstance(action, c.Suspend):
                 self._processors[action.slot].suspend(self.options.hard_processor_suspend)
             elif isinstance(action, c.Resume):
@@ -127,7 +132,10 @@ class WorkerAgent:
         if isinstance(message, m.Task):
             self._act(self.core.on_task(message, time.monotonic()))
         elif isinstance(message, m.TaskCancel):
-            self._act(self.core.on_cancel(message, time.monotonic()))
+            if self.core.has_ahead():
+                self._holding_claims(lambda: self.core.on_cancel(message, time.monotonic()))
+            else:
+                self._act(self.core.on_cancel(message, time.monotonic()))
         elif isinstance(message, m.WorkerHeartbeatEcho):
             self._echo_latency_us = int((time.monotonic() - self._heartbeat_sent) * 1e6)
             if not self.options.object_storage_address:
@@ -211,6 +219,15 @@ class WorkerAgent:
             if self._processors.get(slot) is processor and processor.has_exited():
                 self._on_processor_died(slot, processor)
         self._act(self.core.tick(time.monotonic()))
+
+    def _holding_claims(self, decide: Callable[[], list[c.Action]]) -> None:
+        """Carry out a decision about tasks sent ahead while no processor can take one (see core.py's docstring)."""
+        with ExitStack() as held:
+            for processor in self._processors.values():  # all: reading results below may send tasks ahead to any
+                held.enter_context(processor.holding_claims())
+            for slot_id, processor in list(self._processors.items()):
+                self._on_processor(slot_id, processor)  # every result written so far: the core knows what runs
+            self._act(decide())
 
     def _on_processor_died(self, slot: int, processor: ProcessorHandle) -> None:
         description = processor.exit_description()

@@ -11,6 +11,11 @@ each event means; the shell (agent.py) owns the real subprocesses and carries ou
   the extra processor is retired and the suspended one resumed;
 - a task runs past its timeout, or is cancelled by force: its processor is killed and replaced;
 - a processor dies: its task (if any) fails with PROCESSOR_DIED, and it is replaced in the same place;
+- tasks are short (``PIPELINE_SECONDS``): the active processor is handed the next few before its current one
+  ends, so it goes from one to the next without waiting for the agent (``_feed_ahead``). Those stay the agent's
+  to take back: a cancel (the balancer's too, moving it to an idle worker) is answered as for a queued task. The
+  shell calls ``on_cancel`` holding the processors' claim locks (see processor.py), having read every result
+  written: a task sent ahead is then one the processor has not taken, and a skip reaches it before it would;
 - the scheduler restarted: every task here is an orphan (its client sends it again): all are dropped.
 
 Processors are named by small integers the core hands out (``StartProcessor.slot``).
@@ -19,10 +24,17 @@ Processors are named by small integers the core hands out (``StartProcessor.slot
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scaler.protocol import messages as m
 from scaler.worker.agent.task_queue import AgentTaskQueue
+
+# How much expected work (by the recent tasks' mean run time) may wait in a processor's pipe behind its running
+# task, and at most how many tasks. Sent ahead, a task no longer waits for the agent to see the previous result:
+# that round trip is what otherwise bounds a worker's rate of tiny tasks.
+PIPELINE_SECONDS = 0.005
+MAX_AHEAD = 8
+_RUN_TIME_WEIGHT = 0.2  # of the latest task in the running mean
 
 
 class SlotState(enum.Enum):
@@ -38,6 +50,8 @@ class ProcessorSlot:
     state: SlotState = SlotState.STARTING
     task: m.Task | None = None
     deadline: float | None = None
+    started: float = 0.0
+    ahead: list[m.Task] = field(default_factory=list)  # sent to the processor after ``task``, in order
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,14 @@ class KillProcessor:
 
 
 @dataclass(frozen=True)
+class SkipTask:
+    """Tell the processor not to run a task sent ahead (written while its claim lock is held: see the module)."""
+
+    slot: int
+    task_id: bytes
+
+
+@dataclass(frozen=True)
 class ToScheduler:
     message: m.TaskResult | m.TaskCancelConfirm | m.TaskStarted
 
@@ -78,7 +100,7 @@ class Fatal:
     text: str
 
 
-Action = StartProcessor | RunTask | Suspend | Resume | KillProcessor | ToScheduler | Fatal
+Action = StartProcessor | RunTask | Suspend | Resume | KillProcessor | SkipTask | ToScheduler | Fatal
 
 
 class WorkerAgentCore:
@@ -89,6 +111,7 @@ class WorkerAgentCore:
         self.can_run = False  # False until the object storage address is known: tasks cannot be fed before
         self._next_slot = 0
         self._out: list[Action] = []
+        self.mean_run_seconds: float | None = None  # of recent tasks; None until one has finished
 
     # --- events ------------------------------------------------------------------------------------------------
 
@@ -107,6 +130,12 @@ class WorkerAgentCore:
 
     def on_cancel(self, cancel: m.TaskCancel, now: float) -> list[Action]:
         if self.queue.remove(cancel.task_id):
+            self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
+            return self._take()
+        holder = next((s for s in self.stack if any(t.task_id == cancel.task_id for t in s.ahead)), None)
+        if holder is not None:  # sent ahead, not taken (see the module): as good as queued
+            holder.ahead = [task for task in holder.ahead if task.task_id != cancel.task_id]
+            self._out.append(SkipTask(holder.slot, cancel.task_id))
             self._report(m.TaskCancelConfirm(cancel.task_id, m.CancelOutcome.CANCELED))
             return self._take()
         slot = next((s for s in self.stack if s.task is not None and s.task.task_id == cancel.task_id), None)
@@ -134,10 +163,16 @@ class WorkerAgentCore:
         slot = self._slot(slot_id)
         if slot is None or slot.task is None or slot.task.task_id != result.task_id:
             return []  # a result for a task this processor no longer holds (cancelled, timed out)
-        self._release(slot)
+        run_seconds = now - slot.started
+        mean = self.mean_run_seconds
+        self.mean_run_seconds = run_seconds if mean is None else mean + _RUN_TIME_WEIGHT * (run_seconds - mean)
         self._report(result)
+        self._next(slot, now)
         self._resume_displaced()
         return self._take() + self.dispatch(now)
+
+    def has_ahead(self) -> bool:
+        return any(slot.ahead for slot in self.stack)
 
     def on_processor_died(self, slot_id: int, description: str, now: float) -> list[Action]:
         slot = self._slot(slot_id)
@@ -156,7 +191,7 @@ class WorkerAgentCore:
         if all(slot.task is None for slot in self.stack):
             return dropped, []
         for slot in self.stack:
-            dropped += slot.task is not None
+            dropped += (slot.task is not None) + len(slot.ahead)
             self._out.append(KillProcessor(slot.slot))
         self.stack.clear()
         self._start_processor()
@@ -179,13 +214,9 @@ class WorkerAgentCore:
             if active.state is SlotState.IDLE:
                 task = self.queue.pop()
                 if task is not None:
-                    active.state, active.task = SlotState.BUSY, task
-                    timeout = self.task_timeout_seconds
-                    active.deadline = now + timeout if timeout > 0 else None
                     self._out.append(RunTask(active.slot, task))
-                    # Leaves in this wake's batch, long before the task can have loaded its function: the scheduler
-                    # then knows a death of this worker is this task's to answer for, and balancing cannot move it.
-                    self._report(m.TaskStarted(task.task_id))
+                    self._begin(active, task, now)
+                    self._feed_ahead(active)
             elif (
                 active.state is SlotState.BUSY
                 and active.task is not None
@@ -196,6 +227,8 @@ class WorkerAgentCore:
                 active.state = SlotState.SUSPENDED
                 self._out.append(Suspend(active.slot))
                 self._start_processor()
+            elif active.state is SlotState.BUSY:
+                self._feed_ahead(active)
         return self._take()
 
     # --- internals ---------------------------------------------------------------------------------------------
@@ -208,6 +241,40 @@ class WorkerAgentCore:
         self._next_slot += 1
         self.stack.append(slot)
         self._out.append(StartProcessor(slot.slot))
+
+    def _begin(self, slot: ProcessorSlot, task: m.Task, now: float) -> None:
+        """``task`` is now the one the processor runs (just sent, or next in its pipe)."""
+        # A suspended processor whose task ended goes on with those sent ahead, still under the one on top of it.
+        slot.state = SlotState.SUSPENDED if slot.state is SlotState.SUSPENDED else SlotState.BUSY
+        slot.task, slot.started = task, now
+        timeout = self.task_timeout_seconds
+        slot.deadline = now + timeout if timeout > 0 else None
+        # Leaves in this wake's batch, long before the task can have loaded its function: the scheduler then knows a
+        # death of this worker is this task's to answer for, and balancing cannot move it.
+        self._report(m.TaskStarted(task.task_id))
+
+    def _next(self, slot: ProcessorSlot, now: float) -> None:
+        """The processor is done with its task: it goes on with the next one sent ahead, or is idle."""
+        if slot.ahead:
+            self._begin(slot, slot.ahead.pop(0), now)
+        else:
+            self._release(slot)
+
+    def _feed_ahead(self, slot: ProcessorSlot) -> None:
+        """Send the busy ``slot`` more tasks while they are short (PIPELINE_SECONDS) and outrank nothing running."""
+        mean = self.mean_run_seconds
+        assert slot.task is not None
+        while (
+            mean is not None
+            and len(slot.ahead) < MAX_AHEAD
+            and (len(slot.ahead) + 1) * mean <= PIPELINE_SECONDS
+            and (priority := self.queue.peek_priority()) is not None
+            and priority <= slot.task.priority
+        ):
+            task = self.queue.pop()
+            assert task is not None
+            slot.ahead.append(task)
+            self._out.append(RunTask(slot.slot, task))
 
     def _release(self, slot: ProcessorSlot) -> m.Task | None:
         task, slot.task, slot.deadline = slot.task, None, None
@@ -236,6 +303,8 @@ class WorkerAgentCore:
         index = self.stack.index(slot)
         self.stack.remove(slot)
         self._out.append(KillProcessor(slot.slot))
+        self.queue.push_front(slot.ahead)  # never started: first in line for the next processor
+        slot.ahead = []
         if index < len(self.stack):
             return  # a suspended processor died: its place simply goes away; the active one keeps running
         if self.stack and self.stack[-1].state is SlotState.SUSPENDED:

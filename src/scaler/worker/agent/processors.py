@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from scaler.io.pipes import FrameReader, write_frame
+from scaler.io.pipes import ClaimLock, FrameReader, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.worker.agent.options import WorkerOptions
@@ -26,14 +28,17 @@ class ProcessorHandle:
     def __init__(self, options: WorkerOptions) -> None:
         task_read, self.task_fd = os.pipe()
         self.result_fd, result_write = os.pipe()
+        self._claims = ClaimLock.create()
         command = [
-            sys.executable, "-c", _PROCESSOR_MAIN, str(task_read), str(result_write),
+            sys.executable, "-c", _PROCESSOR_MAIN, str(task_read), str(result_write), str(self._claims.fd),
             options.scheduler_address,
             str(options.garbage_collect_interval_seconds), str(options.trim_memory_threshold_bytes),
             options.preload or "", options.logging_level, str(os.getpid()),
         ]  # fmt: skip
         try:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, pass_fds=(task_read, result_write))
+            self.process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, pass_fds=(task_read, result_write, self._claims.fd)
+            )
         finally:
             os.close(task_read)
             os.close(result_write)
@@ -42,7 +47,20 @@ class ProcessorHandle:
         self.hard_suspended = False
         self._closed = False
 
-    def send(self, message: m.ProcessorTask | m.ObjectsReleased) -> None:
+    @contextmanager
+    def holding_claims(self) -> Iterator[None]:
+        """Keep the processor from taking another task from its pipe (it may finish the running one meanwhile)."""
+        stopped = self.hard_suspended  # a stopped processor may hold the lock: let it run on to let go of it
+        if stopped:
+            self._signal(signal.SIGCONT)
+        try:
+            with self._claims:
+                yield
+        finally:
+            if stopped:
+                self._signal(signal.SIGTSTP)
+
+    def send(self, message: m.ProcessorTask | m.TaskCancel | m.ObjectsReleased) -> None:
         try:
             write_frame(self.task_fd, codec.encode_one(message))
         except OSError:
@@ -82,6 +100,7 @@ class ProcessorHandle:
             self._closed = True
             os.close(self.task_fd)
             os.close(self.result_fd)
+            self._claims.close()
 
     def _signal(self, signum: int) -> None:
         try:

@@ -16,6 +16,7 @@ class AgentTaskQueue:
         self._heap: list[tuple[int, int, bytes]] = []
         self._tasks: dict[bytes, m.Task] = {}
         self._order = itertools.count()
+        self._front = itertools.count(-1, -1)  # orders before any pushed task's
 
     def __len__(self) -> int:
         return len(self._tasks)
@@ -26,6 +27,12 @@ class AgentTaskQueue:
     def push(self, task: m.Task) -> None:
         self._tasks[task.task_id] = task
         heapq.heappush(self._heap, (-task.priority, next(self._order), task.task_id))
+
+    def push_front(self, tasks: list[m.Task]) -> None:
+        """Put back tasks that were taken but never started: ahead of the others of their priority, in order."""
+        for task in reversed(tasks):
+            self._tasks[task.task_id] = task
+            heapq.heappush(self._heap, (-task.priority, next(self._front), task.task_id))
 
     def remove(self, task_id: bytes) -> bool:
         return self._tasks.pop(task_id, None) is not None
