@@ -33,11 +33,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import traceback
 from collections.abc import Callable
 
-from scaler.io.lifetime import ChildProcess, child_environment, exit_with_parent
+from scaler.io.lifetime import ChildProcess, ForkedChild, child_environment, exit_with_parent
 
 FORK_ENV = "SCALER_COMBO_FORK"
 MAX_FORK_RSS_BYTES = 512 << 20
@@ -60,59 +59,6 @@ def fork_refusal() -> str | None:
     if rss > MAX_FORK_RSS_BYTES:
         return f"this process is large ({rss >> 20} MB resident)"
     return None
-
-
-class ForkedChild:
-    """A forked child, handled like a ``subprocess.Popen``."""
-
-    def __init__(self, pid: int, name: str) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
-        self._name = name
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                pid, status = os.waitpid(self.pid, os.WNOHANG)
-            except ChildProcessError:  # reaped elsewhere (SIGCHLD ignored, or a wait() of the user's)
-                self.returncode = 0
-                return self.returncode
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def wait(self, timeout: float | None = None) -> int:
-        if timeout is None:
-            code = self.poll()
-            if code is None:
-                try:
-                    code = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
-                except ChildProcessError:
-                    code = 0
-                self.returncode = code
-            return code
-        deadline = time.monotonic() + timeout
-        delay = 0.0005
-        while (code := self.poll()) is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise subprocess.TimeoutExpired(self._name, timeout)
-            time.sleep(min(delay, remaining))  # as Popen.wait(timeout): there is no waitpid with a timeout
-            delay = min(delay * 2, 0.05)
-        return code
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, signum: int) -> None:
-        if self.poll() is None:
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
 
 
 def start_child(module: str, argv: list[str], environment: dict[str, str], fork: bool) -> ChildProcess:

@@ -1,7 +1,8 @@
 """``python -m scaler.worker.agent '<WorkerOptions as JSON>'``: how managers and combos start a worker.
 
-The processor is started first thing, before the agent imports its own heavier dependencies (zmq, psutil):
-both processes then pay their start-up cost in parallel, which shortens the time to a worker's first task.
+The first processor is started first thing, before the agent imports its own heavier dependencies (zmq, psutil)
+and starts any thread: in a fresh interpreter, as a fork of this one (no interpreter start, its modules imported
+once); in a combo's forked agent (which carries the user's process's state), as a fresh interpreter of its own.
 """
 
 import sys
@@ -11,10 +12,10 @@ from scaler.worker.agent.options import WorkerOptions
 from scaler.worker.agent.processors import ProcessorHandle
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], fresh_interpreter: bool = False) -> int:
     """The process's whole life, from its arguments (without the program name) to its exit status."""
     options = WorkerOptions.from_json(argv[0])
-    first_processor = ProcessorHandle(options)
+    first_processor = ProcessorHandle(options, fork=fresh_interpreter)
 
     from scaler.config.log_setup import setup_logging
     from scaler.worker.agent.agent import run_worker
@@ -26,4 +27,4 @@ def run(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     exit_with_parent_from_env()
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:], fresh_interpreter=True))

@@ -10,9 +10,11 @@ import os
 import signal
 import subprocess
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from scaler.io.lifetime import ChildProcess, ForkedChild
 from scaler.io.pipes import ClaimLock, FrameReader, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -25,20 +27,29 @@ _PROCESSOR_MAIN = "import sys; from scaler.worker.processor import main; main(sy
 
 
 class ProcessorHandle:
-    def __init__(self, options: WorkerOptions) -> None:
+    """A processor: a fresh interpreter, or (``fork``) a fork of this agent, which must then be a fresh interpreter
+    itself with no thread started yet: the first processor of a worker started with ``python -m`` is forked, which
+    spares it an interpreter start and its imports (most of a worker's start-up on a busy machine)."""
+
+    def __init__(self, options: WorkerOptions, fork: bool = False) -> None:
         task_read, self.task_fd = os.pipe()
         self.result_fd, result_write = os.pipe()
         self._claims = ClaimLock.create()
-        command = [
-            sys.executable, "-c", _PROCESSOR_MAIN, str(task_read), str(result_write), str(self._claims.fd),
+        arguments = [
+            str(task_read), str(result_write), str(self._claims.fd),
             options.scheduler_address,
             str(options.garbage_collect_interval_seconds), str(options.trim_memory_threshold_bytes),
             options.preload or "", options.logging_level, str(os.getpid()),
         ]  # fmt: skip
         try:
-            self.process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, pass_fds=(task_read, result_write, self._claims.fd)
-            )
+            if fork:
+                self.process: ChildProcess = self._fork(arguments)
+            else:
+                self.process = subprocess.Popen(
+                    [sys.executable, "-c", _PROCESSOR_MAIN, *arguments],
+                    stdin=subprocess.DEVNULL,
+                    pass_fds=(task_read, result_write, self._claims.fd),
+                )
         finally:
             os.close(task_read)
             os.close(result_write)
@@ -46,6 +57,26 @@ class ProcessorHandle:
         self.reader = FrameReader(self.result_fd)
         self.hard_suspended = False
         self._closed = False
+
+    def _fork(self, arguments: list[str]) -> ChildProcess:
+        from scaler.worker.processor import main  # imported here, before the fork: the child starts ready
+
+        pid = os.fork()
+        if pid:
+            return ForkedChild(pid, "processor")
+        code = 1
+        try:
+            os.close(self.task_fd)  # the agent's ends: the processor must see end-of-file when the agent dies
+            os.close(self.result_fd)
+            devnull = os.open(os.devnull, os.O_RDONLY)  # as a Popen'd one's stdin
+            os.dup2(devnull, 0)
+            os.close(devnull)
+            main(arguments)
+            code = 0
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(code)
 
     @contextmanager
     def holding_claims(self) -> Iterator[None]:

@@ -1,0 +1,152 @@
+"""The latency floor of Scaler's path on this machine, with no Scaler code in it: what the hops alone cost.
+
+    .venv/bin/python bench/latency_floor.py [--samples 5000]
+
+A round trip of a 50-byte message, median over ``--samples``, through bare pyzmq and os pipes in the shape of a
+task's path, each hop a process of its own, each doing nothing but forwarding:
+
+- ``zmq 2 hops``: client DEALER -> broker ROUTER -> worker DEALER, and back (a scheduler and a worker);
+- ``zmq 2 hops + pipe``: the same, the worker handing each message to a child process over a pipe and back (the
+  agent and its processor);
+- ``pipe only``: client and child over two pipes (ProcessPoolExecutor's shape: one hop each way).
+
+Compare with the latency row of ``bench/compare.py``: the difference between Scaler's median and
+``zmq 2 hops + pipe`` is what Scaler's own code adds (Python in each process, and the client's I/O thread).
+Prints numbers only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import time
+from typing import Any
+
+import zmq
+
+PAYLOAD = b"x" * 50
+
+
+def _broker(ports: Any) -> None:
+    context: zmq.Context[Any] = zmq.Context()
+    front, back = context.socket(zmq.ROUTER), context.socket(zmq.ROUTER)
+    ports.send((front.bind_to_random_port("tcp://127.0.0.1"), back.bind_to_random_port("tcp://127.0.0.1")))
+    poller = zmq.Poller()
+    poller.register(front, zmq.POLLIN)
+    poller.register(back, zmq.POLLIN)
+    worker = b""
+    while True:
+        ready = dict(poller.poll())
+        if back in ready:
+            frames = back.recv_multipart()
+            if frames[1] == b"ready":
+                worker = frames[0]
+            else:
+                front.send_multipart(frames[1:])
+        if front in ready:
+            back.send_multipart([worker, *front.recv_multipart()])
+
+
+def _echo_child(read_fd: int, write_fd: int) -> None:
+    while True:
+        data = os.read(read_fd, 1 << 16)
+        if not data:
+            os._exit(0)
+        os.write(write_fd, data)
+
+
+def _worker(worker_port: int, through_pipe: bool) -> None:
+    context: zmq.Context[Any] = zmq.Context()
+    socket = context.socket(zmq.DEALER)
+    socket.connect(f"tcp://127.0.0.1:{worker_port}")
+    socket.send(b"ready")
+    if not through_pipe:
+        while True:
+            socket.send_multipart(socket.recv_multipart())
+    to_child, from_child = _start_echo_child()
+    poller = zmq.Poller()
+    poller.register(socket, zmq.POLLIN)
+    poller.register(from_child, zmq.POLLIN)
+    client = b""
+    while True:
+        ready = dict(poller.poll())
+        if socket in ready:
+            client, message = socket.recv_multipart()
+            os.write(to_child, message)
+        if from_child in ready:
+            socket.send_multipart([client, os.read(from_child, 1 << 16)])
+
+
+def _start_echo_child() -> tuple[int, int]:
+    """(write end to the child, read end from it)."""
+    task_read, task_write = os.pipe()
+    result_read, result_write = os.pipe()
+    if os.fork() == 0:  # not multiprocessing: a daemonic worker may not have children of its own
+        os.close(task_write)
+        os.close(result_read)
+        _echo_child(task_read, result_write)  # exits when the pipe closes: with its parent
+    os.close(task_read)
+    os.close(result_write)
+    return task_write, result_read
+
+
+def _median_round_trip(send: Any, receive: Any, samples: int) -> float:
+    times = []
+    for _ in range(samples + samples // 10):
+        started = time.perf_counter()
+        send(PAYLOAD)
+        receive()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times[samples // 10 :])  # the first tenth warms up
+
+
+def zmq_hops(through_pipe: bool, samples: int) -> float:
+    fork = multiprocessing.get_context("fork")
+    receiver, sender = fork.Pipe(duplex=False)
+    processes = [fork.Process(target=_broker, args=(sender,), daemon=True)]
+    processes[0].start()
+    client_port, worker_port = receiver.recv()
+    processes.append(fork.Process(target=_worker, args=(worker_port, through_pipe), daemon=True))
+    processes[1].start()
+    context: zmq.Context[Any] = zmq.Context()
+    socket = context.socket(zmq.DEALER)
+    socket.connect(f"tcp://127.0.0.1:{client_port}")
+    try:
+        socket.send(b"hello")  # the worker may register after this: wait for the first echo
+        while not socket.poll(100):
+            socket.send(b"hello")
+        while socket.poll(100):
+            socket.recv()
+        return _median_round_trip(socket.send, socket.recv, samples)
+    finally:
+        socket.close(linger=0)
+        context.term()
+        for process in processes:
+            process.kill()
+            process.join()
+
+
+def pipe_only(samples: int) -> float:
+    to_child, from_child = _start_echo_child()
+    try:
+        return _median_round_trip(lambda data: os.write(to_child, data), lambda: os.read(from_child, 1 << 16), samples)
+    finally:
+        os.close(to_child)
+        os.close(from_child)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samples", type=int, default=5000)
+    args = parser.parse_args()
+    print("| path | median round trip (ms) |")
+    print("|---|---:|")
+    print(f"| zmq 2 hops | {zmq_hops(False, args.samples) * 1000:.3f} |")
+    print(f"| zmq 2 hops + pipe | {zmq_hops(True, args.samples) * 1000:.3f} |")
+    print(f"| pipe only | {pipe_only(args.samples) * 1000:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
