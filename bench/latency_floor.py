@@ -29,13 +29,18 @@ import zmq
 PAYLOAD = b"x" * 50
 
 
+def _poller(*readables: Any) -> zmq.Poller:
+    poller = zmq.Poller()
+    for readable in readables:
+        poller.register(readable, zmq.POLLIN)
+    return poller
+
+
 def _broker(ports: Any) -> None:
     context: zmq.Context[Any] = zmq.Context()
     front, back = context.socket(zmq.ROUTER), context.socket(zmq.ROUTER)
     ports.send((front.bind_to_random_port("tcp://127.0.0.1"), back.bind_to_random_port("tcp://127.0.0.1")))
-    poller = zmq.Poller()
-    poller.register(front, zmq.POLLIN)
-    poller.register(back, zmq.POLLIN)
+    poller = _poller(front, back)
     worker = b""
     while True:
         ready = dict(poller.poll())
@@ -66,9 +71,7 @@ def _worker(worker_port: int, through_pipe: bool) -> None:
         while True:
             socket.send_multipart(socket.recv_multipart())
     to_child, from_child = _start_echo_child()
-    poller = zmq.Poller()
-    poller.register(socket, zmq.POLLIN)
-    poller.register(from_child, zmq.POLLIN)
+    poller = _poller(socket, from_child)
     client = b""
     while True:
         ready = dict(poller.poll())

@@ -100,7 +100,18 @@ class ClaimLock:
         fcntl.lockf(self.fd, fcntl.LOCK_EX)
         return self
 
+    def acquire_now(self) -> bool:
+        """Take the lock if it is free (else False, at once)."""
+        try:
+            fcntl.lockf(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # EACCES or EAGAIN: the other side holds it
+            return False
+        return True
+
     def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+    def release(self) -> None:
         try:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
         except OSError:  # closed meanwhile (the agent found its processor dead and let it go): nothing is held

@@ -4,8 +4,8 @@ It is separate from the worker agent so that whatever user code does (crash, han
 the agent survives, reports it, and starts a fresh processor. It talks to its agent over a pair of pipes (tasks
 in, results out) and directly to the object storage server (functions, large arguments and large results), so
 big payloads never pass through the agent. The agent may send short tasks ahead of the running one, and later
-take some back (a cancel, or the running task turned out long): it writes a skip for each while holding the
-claim lock, which this process holds to take its next task, so a skip is always seen before its task starts.
+take some back (a cancel, the balancer's included): it writes a skip for each while holding the claim lock, which
+this process holds to take its next task, so a skip is always seen before its task starts.
 
 Functions and arguments that came from object storage are cached here, deserialized, by object id: a
 function is fetched once per processor, and an argument sent with ``send_object`` (or the same large object
@@ -97,10 +97,17 @@ class Processor:
         pending.register(self._task_fd, select.POLLIN)
         while True:
             try:
-                with self._claims:  # everything the agent sent before it last let go of the lock, skips included
+                # While the agent holds the lock, keep reading what it sends: it may be writing as it decides, and
+                # must not block on a full pipe. Once held, everything it sent before it let go is read, skips too.
+                while not self._claims.acquire_now():
+                    if pending.poll(1):
+                        inbox.extend(self._read_messages())
+                try:
                     while pending.poll(0):
                         inbox.extend(self._read_messages())
                     task = self._take_task(inbox)
+                finally:
+                    self._claims.release()
                 if task is None:
                     inbox.extend(self._read_messages())  # nothing to run: wait for the agent
                     continue

@@ -88,7 +88,7 @@ class ProcessorHandle:
             with self._claims:
                 yield
         finally:
-            if stopped:
+            if stopped and self.hard_suspended:  # unless resumed meanwhile
                 self._signal(signal.SIGTSTP)
 
     def send(self, message: m.ProcessorTask | m.TaskCancel | m.ObjectsReleased) -> None:
