@@ -30,8 +30,14 @@ SCRIPT = textwrap.dedent(
     os.close(write_end)
     readable, _, _ = select.select([read_end], [], [], 20)  # EOF at once unless a child holds the write end
     assert readable and os.read(read_end, 1) == b"", "a child of the combo holds this process's pipe"
+    def seen_by_tasks():
+        import sys
+        return sys.argv[0], sorted(name for name in vars(sys.modules["__main__"]) if not name.startswith("__"))
+
     with Client(cluster.get_address()) as client:
         assert client.submit(pow, 3, 4).result() == 81
+        # Forked or not, a processor is what `python -c` gives: an empty __main__, not its agent's or this one's.
+        assert client.submit(seen_by_tasks).result() == ("-c", []), client.submit(seen_by_tasks).result()
     commands = [" ".join(psutil.Process(pid).cmdline()) for pid in [cluster.scheduler_pid, *cluster.worker_pids]]
     print("commands:", commands, file=sys.stderr)
     processes = list(cluster._processes)

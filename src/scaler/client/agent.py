@@ -158,9 +158,10 @@ class ClientAgent(threading.Thread):
                 remove_probe(self._probe_name)
         # Every socket is closed: this waits (up to their 1 s linger) for the last messages to leave, then ends the
         # context's I/O threads, so a disconnected client leaves no thread behind (a combo started next may fork).
-        # Not while this client's thread still runs (it did not stop in time): its sockets would block term().
+        # destroy() rather than term(): a socket left open somewhere would make term() wait forever. Not while this
+        # client's thread still runs (it did not stop in time): it may be using its sockets.
         if not self.is_alive():
-            self._context.term()
+            self._context.destroy(linger=1000)
 
     def _forward(self, frames: list[Any]) -> None:
         if self._stopped:

@@ -6,11 +6,13 @@ results pipe, so the agent's reader sees end-of-file the moment the processor di
 
 from __future__ import annotations
 
+import builtins
 import os
 import signal
 import subprocess
 import sys
 import traceback
+import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -23,7 +25,8 @@ from scaler.worker.agent.options import WorkerOptions
 # Not ``-m scaler.worker.processor``: that would run the module as ``__main__``, a second copy of it, and
 # ``Processor.get_current_processor()`` (which libraries such as parfun call from inside tasks) would then
 # look at a class that is not the one running the task.
-_PROCESSOR_MAIN = "import sys; from scaler.worker.processor import main; main(sys.argv[1:])"
+# Nor ``import sys; ...``: the names would stay in its __main__, which tasks can see; it is left empty.
+_PROCESSOR_MAIN = "__import__('scaler.worker.processor', fromlist=['main']).main(__import__('sys').argv[1:])"
 
 
 class ProcessorHandle:
@@ -71,6 +74,12 @@ class ProcessorHandle:
             devnull = os.open(os.devnull, os.O_RDONLY)  # as a Popen'd one's stdin
             os.dup2(devnull, 0)
             os.close(devnull)
+            # What ``python -c`` would give it: an empty __main__ (tasks must not see the agent's: a function pickled
+            # by reference to __main__ is then not found, and said so, the same either way), and its argv.
+            main_module = types.ModuleType("__main__")
+            main_module.__builtins__ = builtins  # type: ignore[attr-defined]
+            sys.modules["__main__"] = main_module
+            sys.argv = ["-c", *arguments]
             main(arguments)
             code = 0
         except BaseException:
