@@ -33,10 +33,9 @@ import os
 import signal
 import subprocess
 import sys
-import traceback
 from collections.abc import Callable
 
-from scaler.io.lifetime import ChildProcess, ForkedChild, child_environment, exit_with_parent
+from scaler.io.lifetime import ChildProcess, child_environment, exit_with_parent, fork_child, stdin_from_devnull
 
 FORK_ENV = "SCALER_COMBO_FORK"
 MAX_FORK_RSS_BYTES = 512 << 20
@@ -73,35 +72,16 @@ def start_child(module: str, argv: list[str], environment: dict[str, str], fork:
             env.pop(ENVIRONMENT_VARIABLE, None)
         return subprocess.Popen([sys.executable, "-m", module, *argv], stdin=subprocess.DEVNULL, env=env)
     run: Callable[[list[str]], int] = importlib.import_module(f"{module}.__main__").run  # here: once, not per child
-    for stream in (sys.stdout, sys.stderr):  # or the child would write this process's pending output again
-        try:
-            stream.flush()
-        except (AttributeError, ValueError, OSError):
-            pass
     parent = os.getpid()
-    pid = os.fork()
-    if pid:
-        return ForkedChild(pid, f"{module} (forked)")
-    code = 1
-    try:
+
+    def life() -> int:
         _become_fresh(parent)
         os.environ.update(environment)
         if not environment:
             os.environ.pop(ENVIRONMENT_VARIABLE, None)
-        code = run(argv)
-    except SystemExit as exit_:  # as the interpreter reports sys.exit(...)
-        if isinstance(exit_.code, int) or exit_.code is None:
-            code = exit_.code or 0
-        else:
-            print(exit_.code, file=sys.stderr)
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        try:
-            sys.stderr.flush()
-            sys.stdout.flush()
-        finally:
-            os._exit(code)
+        return run(argv)
+
+    return fork_child(f"{module} (forked)", life)
 
 
 def _become_fresh(parent: int) -> None:
@@ -128,9 +108,7 @@ def _become_fresh(parent: int) -> None:
             logger.setLevel(logging.NOTSET if logger is not logging.root else logging.WARNING)
             logger.propagate = True
             logger.disabled = False
-    devnull = os.open(os.devnull, os.O_RDONLY)  # a Popen child's stdin (never the terminal's)
-    os.dup2(devnull, 0)
-    os.close(devnull)
+    stdin_from_devnull()  # never the terminal's
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False, buffering=1)
     sys.stderr = open(2, "w", closefd=False, buffering=1)

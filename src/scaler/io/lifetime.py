@@ -6,7 +6,10 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
+import traceback
+from collections.abc import Callable
 from typing import Protocol
 
 _PR_SET_PDEATHSIG = 1
@@ -102,3 +105,40 @@ class ForkedChild:
                 os.kill(self.pid, signum)
             except ProcessLookupError:
                 pass
+
+
+def fork_child(name: str, life: Callable[[], int | None]) -> ForkedChild:
+    """Fork; the child runs ``life`` and ends with ``os._exit`` (its status: what ``life`` returns, 0 for None, or
+    as the interpreter reports ``sys.exit``; 1 with a traceback if it raises). It never returns into the caller's
+    code, nor runs the parent's atexit handlers."""
+    for stream in (sys.stdout, sys.stderr):  # or the child would write this process's pending output again
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+    pid = os.fork()
+    if pid:
+        return ForkedChild(pid, name)
+    code = 1
+    try:
+        code = life() or 0
+    except SystemExit as exit_:
+        if isinstance(exit_.code, int) or exit_.code is None:
+            code = exit_.code or 0
+        else:
+            print(exit_.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        try:
+            sys.stderr.flush()
+            sys.stdout.flush()
+        finally:
+            os._exit(code)
+
+
+def stdin_from_devnull() -> None:
+    """Standard input from /dev/null, as a child started with ``stdin=subprocess.DEVNULL`` has it."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)

@@ -11,12 +11,11 @@ import os
 import signal
 import subprocess
 import sys
-import traceback
 import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from scaler.io.lifetime import ChildProcess, ForkedChild
+from scaler.io.lifetime import ChildProcess, fork_child, stdin_from_devnull
 from scaler.io.pipes import ClaimLock, FrameReader, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -64,16 +63,10 @@ class ProcessorHandle:
     def _fork(self, arguments: list[str]) -> ChildProcess:
         from scaler.worker.processor import main  # imported here, before the fork: the child starts ready
 
-        pid = os.fork()
-        if pid:
-            return ForkedChild(pid, "processor")
-        code = 1
-        try:
+        def life() -> None:
             os.close(self.task_fd)  # the agent's ends: the processor must see end-of-file when the agent dies
             os.close(self.result_fd)
-            devnull = os.open(os.devnull, os.O_RDONLY)  # as a Popen'd one's stdin
-            os.dup2(devnull, 0)
-            os.close(devnull)
+            stdin_from_devnull()
             # What ``python -c`` would give it: an empty __main__ (tasks must not see the agent's: a function pickled
             # by reference to __main__ is then not found, and said so, the same either way), and its argv.
             main_module = types.ModuleType("__main__")
@@ -81,11 +74,8 @@ class ProcessorHandle:
             sys.modules["__main__"] = main_module
             sys.argv = ["-c", *arguments]
             main(arguments)
-            code = 0
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
+
+        return fork_child("processor", life)
 
     @contextmanager
     def holding_claims(self) -> Iterator[None]:
