@@ -34,8 +34,14 @@ SCRIPT = textwrap.dedent(
         import sys
         return sys.argv[0], sorted(name for name in vars(sys.modules["__main__"]) if not name.startswith("__"))
 
+    def nested(n):
+        from scaler import Client
+        with Client() as inner:  # a task's own client: it must use its worker's credentials, as its agent does
+            return inner.submit(pow, n, 2).result()
+
     with Client(cluster.get_address()) as client:
         assert client.submit(pow, 3, 4).result() == 81
+        assert client.submit(nested, 5).result() == 25
         # Forked or not, a processor is what `python -c` gives: an empty __main__, not its agent's or this one's.
         assert client.submit(seen_by_tasks).result() == ("-c", []), client.submit(seen_by_tasks).result()
     commands = [" ".join(psutil.Process(pid).cmdline()) for pid in [cluster.scheduler_pid, *cluster.worker_pids]]

@@ -17,7 +17,8 @@ Otherwise (a notebook kernel, a process with a running Client, numpy's thread po
 interpreter. Either way user code runs only in processors, and a worker always starts those as fresh
 interpreters: a task sees the same process whichever way its worker started.
 
-A forked child is made to look like a fresh one: default signal handlers, no inherited logging handlers, standard
+A forked child is made to look like a fresh one: default signal handlers, no inherited logging handlers or
+credentials (those this process holds for the clusters it started), standard
 streams on descriptors 0-2 and no other inherited descriptor (a Popen child gets only those), the parent's
 objects left alone by its garbage collector (so none of the parent's open files is finalized there). It never
 returns into the parent's code or runs its atexit handlers: it ends with ``os._exit``.
@@ -36,6 +37,7 @@ import sys
 from collections.abc import Callable
 
 from scaler.io.lifetime import ChildProcess, child_environment, exit_with_parent, fork_child, stdin_from_devnull
+from scaler.security.local import forget_inherited
 
 FORK_ENV = "SCALER_COMBO_FORK"
 MAX_FORK_RSS_BYTES = 512 << 20
@@ -101,6 +103,7 @@ def _become_fresh(parent: int) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # as Python sets it at start
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     exit_with_parent(parent)
+    forget_inherited()  # the credentials the parent holds for its own clusters
     logging.disable(logging.NOTSET)
     for logger in [logging.root, *logging.root.manager.loggerDict.values()]:
         if isinstance(logger, logging.Logger):

@@ -40,6 +40,15 @@ def register_local_cluster(addresses: list[str], credentials: PeerCredentials | 
             _local_clusters[address] = credentials
 
 
+def forget_inherited() -> None:
+    """In a forked child that is to act as a fresh interpreter (a combo's scheduler, storage or worker): drop what
+    its parent registered. A worker forked from the process that started its combo would otherwise connect with the
+    owner's keys rather than its own (``SCALER_CREDENTIALS``), and the scheduler then refuses what its tasks' own
+    clients submit, which use the worker's keys."""
+    _local_clusters.clear()
+    _environment_cache.clear()
+
+
 def environment_credentials() -> PeerCredentials | None:
     """The connecting credentials named by ``SCALER_CREDENTIALS`` (a scheduler's file acts as its own key)."""
     source = os.environ.get(ENVIRONMENT_VARIABLE)
