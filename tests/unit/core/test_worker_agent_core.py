@@ -3,8 +3,11 @@ processes: each test feeds events and checks the actions the shell would carry o
 
 from __future__ import annotations
 
+import msgspec
+
 from scaler.protocol import messages as m
 from scaler.worker.agent.core import (
+    AHEAD_BYTES,
     MAX_AHEAD,
     PIPELINE_SECONDS,
     Action,
@@ -120,9 +123,9 @@ def test_more_nested_work_keeps_the_extra_processor() -> None:
     core.on_task(task(1, priority=0), 0.0)
     core.on_task(task(2, priority=1), 0.1)
     core.on_ready(1, "", 0.2)
-    core.on_task(task(3, priority=1), 0.3)
+    assert sent(core.on_task(task(3, priority=1), 0.3)) == [task(3, priority=1)]  # ahead of task 2, its priority
     actions = core.on_result(1, result(2), 0.4)
-    assert RunTask(1, task(3, priority=1)) in actions and Resume(0) not in actions
+    assert m.TaskStarted(task(3).task_id) in reported(actions) and Resume(0) not in actions
 
 
 def test_a_suspended_processor_that_dies_leaves_the_active_one_running() -> None:
@@ -224,7 +227,8 @@ def test_short_tasks_go_to_the_processor_ahead_and_start_in_turn() -> None:
 
 
 def test_how_many_go_ahead_follows_the_tasks_run_time() -> None:
-    for run_seconds, ahead in ((0.0001, MAX_AHEAD), (0.002, int(PIPELINE_SECONDS / 0.002)), (0.5, 0)):
+    # However long they run, one waits in the pipe: the processor never idles for the agent between two tasks.
+    for run_seconds, ahead in ((0.0001, MAX_AHEAD), (0.002, int(PIPELINE_SECONDS / 0.002)), (0.5, 1)):
         core = pipelining_core(run_seconds=run_seconds)
         for number in range(1, 30):
             core.on_task(task(number), 1.0)
@@ -286,3 +290,28 @@ def test_a_scheduler_restart_counts_the_tasks_sent_ahead() -> None:
         core.on_task(task(number), 1.0)
     dropped, actions = core.on_scheduler_restart()
     assert dropped == 3 and actions == [KillProcessor(0), StartProcessor(1)]
+
+
+def test_one_long_task_goes_ahead_only_at_the_running_ones_priority() -> None:
+    core = pipelining_core(run_seconds=0.5)
+    core.on_task(task(1, priority=1), 1.0)
+    assert sent(core.on_task(task(2, priority=0), 1.0)) == []  # lower: it would wait behind a long task
+    assert sent(core.on_task(task(3, priority=1), 1.0)) == [task(3, priority=1)]
+    assert sent(core.on_task(task(4, priority=1), 1.0)) == []  # long: one is enough
+    assert core.stack[0].ahead == [task(3, priority=1)] and len(core.queue) == 2
+
+
+def test_what_goes_ahead_fits_in_a_pipe_the_processor_does_not_read_while_it_runs() -> None:
+    def big(number: int) -> m.Task:
+        arg = m.TaskArg(m.ArgKind.INLINE, bytes(AHEAD_BYTES // 3))
+        return msgspec.structs.replace(task(number), args=(arg,))
+
+    core = pipelining_core()
+    core.on_task(task(1), 1.0)
+    for number in range(2, 6):
+        core.on_task(big(number), 1.0)
+    assert core.stack[0].ahead == [big(2), big(3)] and len(core.queue) == 2
+    core = pipelining_core()
+    core.on_task(task(1), 1.0)
+    too_big = msgspec.structs.replace(task(2), args=(m.TaskArg(m.ArgKind.INLINE, bytes(AHEAD_BYTES)),))
+    assert sent(core.on_task(too_big, 1.0)) == []

@@ -48,6 +48,10 @@ class AgentTaskQueue:
         self._skip_removed()
         return -self._heap[0][0] if self._heap else None
 
+    def peek(self) -> m.Task | None:
+        self._skip_removed()
+        return self._tasks[self._heap[0][2]] if self._heap else None
+
     def pop(self) -> m.Task | None:
         self._skip_removed()
         if not self._heap:
