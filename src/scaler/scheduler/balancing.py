@@ -21,7 +21,8 @@ that has run dry (``worker_ran_dry()``: it finished everything it held) while ot
 that is the tail of a burst, whose queues were filled evenly up front and drain unevenly (a worker whose core is
 shared with another process is slower), and waiting two rounds for it left the dry worker idle until the end (200
 tasks of 20 ms: about a tenth of the run). At most every quarter interval, since a worker that is fed one task at
-a time runs dry after each.
+a time runs dry after each. Those two act in the flush that follows (``due_now``), not at the next tick: a dry
+worker waiting for the tick (a tenth of a second) was most of the tail of a burst.
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ class Balancer:
         self._last_round = 0.0
         self._joined = False
         self._last_dry = float("-inf")
+
+    @property
+    def due_now(self) -> bool:
+        """Whether a worker joined or ran dry since the last round: act at once, without waiting for a tick."""
+        return self._joined and self._interval > 0
 
     def worker_joined(self) -> None:
         self._joined = True

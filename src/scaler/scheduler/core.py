@@ -118,13 +118,12 @@ class SchedulerCore:
         self._expire_workers(now)
         self.managers.expire(now)
         self._fail_unplaceable_tasks(now)
-        for worker_id, task_ids in self.balancer.tick(self.workers, self.tasks, now).items():
-            logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
-            for task_id in task_ids:
-                self._balance_cancel(worker_id, task_id)
+        self._balance(now)
 
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
+        if self.balancer.due_now:  # a worker joined or ran dry: it gets its share now, not at the next tick
+            self._balance(self.now)
         for client_id, credit in self.flow.grants(len(self.queue), self._free_slots, self._unfinished):
             self._out[client_id].append(credit)
         for peer, messages in self.managers.take_outbox().items():
@@ -398,6 +397,12 @@ class SchedulerCore:
         record.worker = None
         record.started = False
         self.queue.push(record.task.task_id, record.task.priority, record.sequence)
+
+    def _balance(self, now: float) -> None:
+        for worker_id, task_ids in self.balancer.tick(self.workers, self.tasks, now).items():
+            logger.info("balancing: taking %d queued task(s) back from %s", len(task_ids), short(worker_id))
+            for task_id in task_ids:
+                self._balance_cancel(worker_id, task_id)
 
     def _balance_cancel(self, worker_id: bytes, task_id: bytes) -> None:
         record = self.tasks.get(task_id)
