@@ -5,6 +5,7 @@ from __future__ import annotations
 import graphlib
 import operator
 import os
+import threading
 
 import pytest
 
@@ -63,6 +64,17 @@ def test_invalid_graphs_are_rejected_before_anything_runs(client: Client) -> Non
         client.get({"a": 1}, ["missing"])
     with pytest.raises(graphlib.CycleError):
         client.get({"a": (inc, "b"), "b": (inc, "a")}, ["a"])
+
+
+def test_a_graph_with_an_argument_that_cannot_be_serialized_raises_and_what_went_out_is_cancelled(
+    client: Client,
+) -> None:
+    # A wide graph goes out in parts while it is built: the first parts are running when the bad node is reached.
+    graph: dict[str, object] = {f"n{i}": (inc, i) for i in range(3000)}
+    graph["n2500"] = (inc, threading.Lock())
+    with pytest.raises(TypeError, match="lock"):
+        client.get(graph, list(graph))
+    assert client.get({f"m{i}": (inc, i) for i in range(1000)}, ["m999"]) == {"m999": 1000}  # the client goes on
 
 
 def test_large_graph(client: Client) -> None:

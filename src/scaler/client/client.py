@@ -348,7 +348,7 @@ class Client:
         self._agent.forward_to_scheduler(codec.encode(batch), [task.task_id for task in batch])
 
     def _abandon(self, futures: list[ScalerFuture], unsent: list[m.Task]) -> None:
-        """A submit_many that failed half-way: cancel what it sent, forget what it did not."""
+        """A submit_many or a graph that failed half-way: cancel what it sent, forget what it did not."""
         for task in unsent:
             future = self._agent.futures.pop(task.task_id, None)
             if future is not None:
@@ -387,6 +387,7 @@ class Client:
             delete_objects=self._release_objects,
             tasks_done=self._encoder.tasks_done,
             make_future=lambda task_id: ScalerFuture(task_id, self._request_cancel),
+            abandon=self._abandon,
             priority=self._priority,
             flags=self._flags,
         )  # fmt: skip
