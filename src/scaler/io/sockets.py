@@ -119,8 +119,9 @@ def bind_router(
 def bind_publisher(
     context: zmq.Context[Any], address: str, credentials: ServerCredentials | None = None
 ) -> zmq.Socket[Any]:
-    """The monitor stream's PUB socket; secured, only admins may subscribe."""
-    socket: zmq.Socket[Any] = context.socket(zmq.PUB)
+    """The monitor stream's socket; secured, only admins may subscribe. An XPUB: it is a PUB that also tells its
+    owner who subscribes (``MonitorSubscriptions``), so that nothing is built for a stream nobody reads."""
+    socket: zmq.Socket[Any] = context.socket(zmq.XPUB)
     socket.setsockopt(zmq.LINGER, 0)
     if credentials is not None:
         secure_server(socket, context, credentials, MONITOR_DOMAIN)
@@ -167,3 +168,29 @@ def receive_messages(socket: zmq.Socket[Any], peer: str, limit: int = 2000) -> l
         except codec.DecodeError as error:
             _drop_log.warning(f"dropping message from {peer}", str(error))
     return messages
+
+
+_MAX_TOPICS = 1024  # a subscriber subscribing to ever more topics must not grow this set without bound
+
+
+class MonitorSubscriptions:
+    """The topics subscribed on a ``bind_publisher`` socket: read its subscription messages when it is readable.
+
+    Without XPUB_VERBOSE, zmq reports a topic's first subscription and its last unsubscription (a subscriber that
+    disconnects unsubscribes), so a set of topics says whether anyone listens."""
+
+    def __init__(self, socket: zmq.Socket[Any]) -> None:
+        self._socket = socket
+        self._topics: set[bytes] = set()
+
+    @property
+    def anyone(self) -> bool:
+        return bool(self._topics)
+
+    def on_readable(self) -> None:
+        while self._socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            message = self._socket.recv()
+            if message[:1] == b"\x01" and len(self._topics) < _MAX_TOPICS:
+                self._topics.add(message[1:])
+            elif message[:1] == b"\x00":
+                self._topics.discard(message[1:])

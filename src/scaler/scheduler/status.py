@@ -226,6 +226,11 @@ class StatusReporter:
     def encode(self, now: float, wall_time: float) -> bytes:
         return s.encode_status(self.build(now, wall_time))
 
+    def skip(self) -> None:
+        """No status this time (nobody subscribes): forget the task events since the last one."""
+        self._core.task_events.clear()
+        self._tracker.assigned_at.clear()
+
     def build(self, now: float, wall_time: float) -> s.SchedulerStatus:
         core = self._core
         if self._live is None or now >= self._next_scan:

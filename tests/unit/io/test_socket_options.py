@@ -30,3 +30,43 @@ def test_a_connecting_socket_does_not_load_the_server_side_authentication() -> N
     code = "import sys, scaler.io.sockets, scaler.worker.processor; print('zmq.auth.thread' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+def test_the_monitor_socket_knows_whether_anyone_subscribes() -> None:
+    # The scheduler builds a status (about 10 us per task event) only for a stream someone reads.
+    import time
+
+    from scaler.io.sockets import MonitorSubscriptions, bind_publisher
+
+    context: zmq.Context[Any] = zmq.Context()
+    publisher = bind_publisher(context, "tcp://127.0.0.1:*")
+    subscriptions = MonitorSubscriptions(publisher)
+    address = publisher.getsockopt(zmq.LAST_ENDPOINT).decode()
+    subscribers = [context.socket(zmq.SUB) for _ in range(2)]
+
+    def settle(expected: bool) -> None:
+        deadline = time.monotonic() + 30
+        while subscriptions.anyone != expected:
+            assert time.monotonic() < deadline, f"subscribed should be {expected}"
+            publisher.poll(100)
+            subscriptions.on_readable()
+
+    try:
+        assert not subscriptions.anyone
+        for subscriber in subscribers:
+            subscriber.connect(address)
+            subscriber.setsockopt(zmq.SUBSCRIBE, b"")
+        settle(True)
+        subscribers[0].close(linger=0)  # one of two leaves: someone still reads
+        publisher.send(b"status")
+        assert subscribers[1].poll(30_000) and subscribers[1].recv() == b"status"
+        publisher.poll(200)  # whatever the first one's leaving told the publisher, read it
+        subscriptions.on_readable()
+        assert subscriptions.anyone
+        subscribers[1].close(linger=0)  # the last one leaves (disconnecting unsubscribes)
+        settle(False)
+    finally:
+        for subscriber in subscribers:
+            subscriber.close(linger=0)
+        publisher.close(linger=0)
+        context.term()
