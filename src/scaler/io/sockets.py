@@ -188,8 +188,8 @@ class MonitorSubscriptions:
         return bool(self._topics)
 
     def on_readable(self) -> None:
-        while self._socket.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-            message = self._socket.recv()
+        while int(self._socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+            message: bytes = self._socket.recv()
             if message[:1] == b"\x01" and len(self._topics) < _MAX_TOPICS:
                 self._topics.add(message[1:])
             elif message[:1] == b"\x00":
