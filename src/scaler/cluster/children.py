@@ -1,43 +1,42 @@
-"""How a combo starts its processes: a fork of this process where that is safe, else a fresh interpreter.
+"""How a combo starts its processes: forked where that is safe, else fresh interpreters.
 
 A fresh ``python -m ...`` pays an interpreter start and 0.1-0.2 s of imports; a combo's four of them (plus
-their processors) competing for two cores were most of its start-up. This process has already imported nearly
-all they need (``from scaler import SchedulerClusterCombo`` brings in the scheduler's and storage's modules), so a
-forked child starts serving at once.
+their processors) competing for two cores were most of its start-up. A fork of a process that has imported the
+cluster's modules starts serving at once.
 
-A fork is used only when it is safe:
+A combo's processes are forked by this process's fork server (``fork_server``): a fork of this process, made when
+this process may fork, else a fresh interpreter made for the purpose. This process may fork when:
 
-- this process has one thread, as the kernel counts them (native threads too: numpy's pool, a zmq context):
-  a fork copies only the forking thread, and a lock another thread held would stay held in the child;
-- it is small (``MAX_FORK_RSS_BYTES``): the children live as long as the cluster and keep the pages this
-  process had when they were forked, so a large process that later freed its memory would not get it back;
-- ``SCALER_COMBO_FORK=0`` is not set.
+- it has one thread, as the kernel counts them (native threads too: numpy's pool, a zmq context): a fork copies
+  only the forking thread, and a lock another thread held would stay held in the child;
+- it is small (``MAX_FORK_RSS_BYTES``): the server lives as long as this process and keeps the pages this process
+  had when it was forked, so a large process that later freed its memory would not get it back.
 
-Otherwise (a notebook kernel, a process with a running Client, numpy's thread pool...) each child is a fresh
-interpreter. Either way user code runs only in processors, and a worker always starts those as fresh
-interpreters: a task sees the same process whichever way its worker started.
+``SCALER_COMBO_FORK=0`` turns all of this off: each child is then a fresh interpreter. Either way user code runs
+only in processors, which are fresh interpreters or forks of a process that never ran user code: a task sees the
+same process whichever way its worker started.
 
-A forked child is made to look like a fresh one: default signal handlers, no inherited logging handlers or
-credentials (those this process holds for the clusters it started), standard
-streams on descriptors 0-2 and no other inherited descriptor (a Popen child gets only those), the parent's
-objects left alone by its garbage collector (so none of the parent's open files is finalized there). It never
-returns into the parent's code or runs its atexit handlers: it ends with ``os._exit``.
+A forked child is made to look like a fresh one (``become_fresh``): default signal handlers, no inherited logging
+handlers or credentials (those this process holds for the clusters it started), standard streams on descriptors
+0-2 and no other inherited descriptor (a Popen child gets only those), the parent's objects left alone by its
+garbage collector (so none of the parent's open files is finalized there). It never returns into the parent's
+code or runs its atexit handlers: it ends with ``os._exit``.
 """
 
 from __future__ import annotations
 
 import faulthandler
 import gc
-import importlib
 import logging
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
 
-from scaler.io.lifetime import ChildProcess, child_environment, exit_with_parent, fork_child, stdin_from_devnull
+from scaler.io.lifetime import ChildProcess, child_environment, exit_with_parent, stdin_from_devnull
 from scaler.security.local import forget_inherited
+
+logger = logging.getLogger("scaler.cluster")
 
 FORK_ENV = "SCALER_COMBO_FORK"
 MAX_FORK_RSS_BYTES = 512 << 20
@@ -62,32 +61,46 @@ def fork_refusal() -> str | None:
     return None
 
 
-def start_child(module: str, argv: list[str], environment: dict[str, str], fork: bool) -> ChildProcess:
-    """Start ``python -m module *argv`` with ``environment`` added, or, when ``fork`` (see ``fork_refusal``), fork
-    and call what that runs: ``run(argv)`` of ``module.__main__``. An empty ``environment`` also drops any
-    credentials this process has in its environment."""
-    from scaler.security.credentials import ENVIRONMENT_VARIABLE
+class ChildStarter:
+    """How one combo starts its processes: through this process's fork server (see ``fork_server``), or, when
+    ``SCALER_COMBO_FORK=0`` is set, this platform cannot fork, or the server cannot start, as fresh interpreters."""
 
-    if not fork:
+    def __init__(self) -> None:
+        from scaler.cluster.fork_server import ForkServer
+
+        self.server: ForkServer | None = None
+        self.how = "as fresh interpreters"
+        if os.environ.get(FORK_ENV, "1") == "0" or not hasattr(os, "fork"):
+            self.how += f" ({FORK_ENV}=0)" if hasattr(os, "fork") else " (no fork on this platform)"
+            return
+        refusal = fork_refusal()
+        try:
+            self.server = ForkServer.shared(may_fork=refusal is None)
+        except OSError as error:
+            self.how += f" (the fork server did not start: {error})"
+            return
+        self.how = "by a fork server, " + ("a fresh interpreter" if self.server.fresh else "a fork of this process")
+
+    def start(self, module: str, argv: list[str], environment: dict[str, str]) -> ChildProcess:
+        """Start what ``python -m module *argv`` runs with ``environment`` added. An empty ``environment`` also
+        drops any credentials this process has in its environment."""
+        if self.server is not None:
+            try:
+                return self.server.start(module, argv, environment)
+            except OSError as error:  # it died meanwhile: this child, and the rest of the combo, start afresh
+                logger.warning("starting %s as a fresh interpreter: %s", module, error)
+                self.server = None
+        from scaler.security.credentials import ENVIRONMENT_VARIABLE
+
         env = {**child_environment(), **environment}
         if not environment:
             env.pop(ENVIRONMENT_VARIABLE, None)
         return subprocess.Popen([sys.executable, "-m", module, *argv], stdin=subprocess.DEVNULL, env=env)
-    run: Callable[[list[str]], int] = importlib.import_module(f"{module}.__main__").run  # here: once, not per child
-    parent = os.getpid()
-
-    def life() -> int:
-        _become_fresh(parent)
-        os.environ.update(environment)
-        if not environment:
-            os.environ.pop(ENVIRONMENT_VARIABLE, None)
-        return run(argv)
-
-    return fork_child(f"{module} (forked)", life)
 
 
-def _become_fresh(parent: int) -> None:
-    """Make this just-forked child look like a fresh interpreter (see the module's docstring)."""
+def become_fresh(parent: int, keep: tuple[int, ...] = ()) -> None:
+    """Make this just-forked child look like a fresh interpreter (see the module's docstring); ``keep``: descriptors
+    (above 2) it keeps open."""
     gc.freeze()  # the parent's objects: never collected (and their pages never written) here
     signal.set_wakeup_fd(-1)
     for signum in signal.valid_signals():
@@ -105,12 +118,12 @@ def _become_fresh(parent: int) -> None:
     exit_with_parent(parent)
     forget_inherited()  # the credentials the parent holds for its own clusters
     logging.disable(logging.NOTSET)
-    for logger in [logging.root, *logging.root.manager.loggerDict.values()]:
-        if isinstance(logger, logging.Logger):
-            logger.handlers = []
-            logger.setLevel(logging.NOTSET if logger is not logging.root else logging.WARNING)
-            logger.propagate = True
-            logger.disabled = False
+    for each in [logging.root, *logging.root.manager.loggerDict.values()]:
+        if isinstance(each, logging.Logger):
+            each.handlers = []
+            each.setLevel(logging.NOTSET if each is not logging.root else logging.WARNING)
+            each.propagate = True
+            each.disabled = False
     stdin_from_devnull()  # never the terminal's
     sys.stdin = open(0, closefd=False)
     sys.stdout = open(1, "w", closefd=False, buffering=1)
@@ -118,7 +131,11 @@ def _become_fresh(parent: int) -> None:
     if faulthandler.is_enabled():  # it may write to a descriptor closed below (pytest's copy of stderr)
         faulthandler.cancel_dump_traceback_later()
         faulthandler.enable(sys.stderr)
-    os.closerange(3, _highest_descriptor() + 1)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, _highest_descriptor() + 1)
 
 
 def _highest_descriptor() -> int:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import msgspec
 
-from scaler.cluster.children import fork_refusal, start_child
+from scaler.cluster.children import ChildStarter
 from scaler.config.sections.logging_options import LoggingConfig
 from scaler.config.sections.scheduler import DEFAULT_POLICY_CONTENT, SchedulerConfig
 from scaler.config.sections.worker import WorkerConfig
@@ -120,11 +120,8 @@ class SchedulerClusterCombo:
         self._monitor_address = monitor_address or str(scheduler.with_port_offset(2))  # as the scheduler decides
         self._n_workers = n_workers
         self._processes: list[ChildProcess] = []
-        refusal = fork_refusal()
-        self._fork = refusal is None
-        logger.debug(
-            "starting the cluster's processes %s", f"as fresh interpreters: {refusal}" if refusal else "by fork"
-        )
+        self._starter = ChildStarter()
+        logger.debug("starting the cluster's processes %s", self._starter.how)
         self._keys = _cluster_keys(credentials, is_loopback(scheduler)) if secure else None
         server_environment = self._keys.environment_for_server() if self._keys else {}
         worker_environment = self._keys.environment_for_workers() if self._keys else {}
@@ -184,7 +181,7 @@ class SchedulerClusterCombo:
 
     def _start(self, module: str, argv: list[str], environment: dict[str, str]) -> None:
         # Children die with this process even if it never calls shutdown() (a crash, a kill -9).
-        self._processes.append(start_child(module, argv, environment, self._fork))
+        self._processes.append(self._starter.start(module, argv, environment))
 
     @property
     def owner_credentials(self) -> PeerCredentials | None:

@@ -41,7 +41,7 @@ def exit_with_parent_from_env() -> None:
 
 
 class ChildProcess(Protocol):
-    """What a combo needs of a child, met by ``subprocess.Popen`` and ``ForkedChild``."""
+    """What a combo needs of a child, met by ``subprocess.Popen``, ``ForkedChild`` and the fork server's children."""
 
     pid: int
 
@@ -52,6 +52,19 @@ class ChildProcess(Protocol):
     def terminate(self) -> None: ...
 
     def kill(self) -> None: ...
+
+
+def wait_by_polling(child: ChildProcess, name: str, timeout: float | None) -> int:
+    """``Popen.wait(timeout)`` for a child known only by its ``poll()`` (there is no waitpid with a timeout)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    delay = 0.0005
+    while (code := child.poll()) is None:
+        remaining = 0.05 if deadline is None else deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(name, timeout or 0.0)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.05)
+    return code
 
 
 class ForkedChild:
@@ -83,15 +96,7 @@ class ForkedChild:
                     code = 0
                 self.returncode = code
             return code
-        deadline = time.monotonic() + timeout
-        delay = 0.0005
-        while (code := self.poll()) is None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise subprocess.TimeoutExpired(self._name, timeout)
-            time.sleep(min(delay, remaining))  # as Popen.wait(timeout): there is no waitpid with a timeout
-            delay = min(delay * 2, 0.05)
-        return code
+        return wait_by_polling(self, self._name, timeout)
 
     def terminate(self) -> None:
         self._signal(signal.SIGTERM)
