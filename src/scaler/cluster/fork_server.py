@@ -33,7 +33,7 @@ import sys
 import threading
 from typing import Any
 
-from scaler.io.lifetime import child_environment, exit_with_parent_from_env, fork_child, wait_by_polling
+from scaler.io.lifetime import ForkedChild, child_environment, exit_with_parent_from_env, fork_child, wait_by_polling
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 
 _ROLES = ("scaler.object_storage", "scaler.scheduler", "scaler.worker.agent")
@@ -169,14 +169,13 @@ class ForkServer:
                 raise OSError(f"the fork server has exited: {error}") from None
 
 
-class ServedChild:
-    """A child of the fork server, handled like a ``subprocess.Popen``."""
+class ServedChild(ForkedChild):
+    """A child of the fork server, handled like a ``subprocess.Popen``. Until the server reaps it (when ``poll`` asks
+    after it and it has ended) its pid stays taken, so a signal sent by pid reaches no other process."""
 
     def __init__(self, server: ForkServer, pid: int, name: str) -> None:
-        self.pid = pid
-        self.returncode: int | None = None
+        super().__init__(pid, name)
         self._server = server
-        self._name = name
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -185,19 +184,6 @@ class ServedChild:
 
     def wait(self, timeout: float | None = None) -> int:
         return wait_by_polling(self, self._name, timeout)
-
-    def terminate(self) -> None:
-        self._signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self._signal(signal.SIGKILL)
-
-    def _signal(self, signum: int) -> None:
-        if self.poll() is None:  # not reaped: the pid is still this child's, alive or a zombie
-            try:
-                os.kill(self.pid, signum)
-            except ProcessLookupError:
-                pass
 
 
 # --- the server's side -----------------------------------------------------------------------------------------

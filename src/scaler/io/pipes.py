@@ -14,6 +14,7 @@ import tempfile
 from typing import IO
 
 _HEADER = struct.Struct("!I")
+_READ_BYTES = 64 * 1024
 
 
 class PipeClosed(EOFError):
@@ -57,14 +58,16 @@ class FrameReader:
     def feed(self) -> list[bytes]:
         while True:
             try:
-                chunk = os.read(self.fd, 1 << 20)
+                # A pipe's capacity at a time: os.read allocates what it is asked for first, and 1 MB came from
+                # mmap (a map, a remap and an unmap for every result of a few hundred bytes).
+                chunk = os.read(self.fd, _READ_BYTES)
             except BlockingIOError:
                 break
             if not chunk:
                 self.closed = True
                 break
             self._buffer += chunk
-            if len(chunk) < (1 << 20):
+            if len(chunk) < _READ_BYTES:
                 break
         frames: list[bytes] = []
         buffer = self._buffer
