@@ -6,8 +6,8 @@ half a second on two cores. So the first combo also leaves behind a fork server:
 cluster's modules imported, that forks each child on request. It is a fork of this process when this process may
 fork (its children are then what a direct fork gives), else a fresh interpreter (``python -m
 scaler.cluster.fork_server``; it is then started once per set of interpreter settings: the working directory and
-the ``PYTHON*`` variables, which decide a fresh interpreter's ``sys.path``). Later combos of this process, threads
-or not, start in about the time of a fork.
+the ``PYTHON*`` variables, which decide a fresh interpreter's ``sys.path``; one made for other settings stays while
+the combos it started run). Later combos of this process, threads or not, start in about the time of a fork.
 
 Its children are made to look like fresh interpreters as a combo's forked children are: this process's
 environment and working directory at the time of the request, its signal handlers reset, no inherited descriptor.
@@ -69,8 +69,8 @@ class ForkServer:
             server = cls._shared
             if server is not None and server.usable():
                 return server
-            if server is not None:
-                server.close()
+            # The old one is not closed: the combos it started may still run (their children hold it). It exits
+            # when the last of them lets go of it (its channel is closed with the object, and it reads end-of-file).
             cls._shared = server = cls._fork() if may_fork else cls._spawn()
             return server
 
@@ -140,20 +140,6 @@ class ForkServer:
         except OSError:
             return _SERVER_DIED
         return code if isinstance(code, int) or code is None else _SERVER_DIED
-
-    def close(self) -> None:
-        """Let the server go: it exits when its requests reach end-of-file, and its children with it."""
-        with self._lock:
-            if not self._dead:
-                self._dead = True
-                self._channel.close()
-        if os.getpid() != self._owner:
-            return  # inherited by a fork of the process that started it: not this process's to wait for
-        try:
-            self._process.wait(5)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
 
     def _call(self, request: tuple[Any, ...], pass_output: bool = False) -> Any:
         with self._lock:
