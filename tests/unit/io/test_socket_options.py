@@ -58,8 +58,11 @@ def test_the_monitor_socket_knows_whether_anyone_subscribes() -> None:
             subscriber.setsockopt(zmq.SUBSCRIBE, b"")
         settle(True)
         subscribers[0].close(linger=0)  # one of two leaves: someone still reads
-        publisher.send(b"status")
-        assert subscribers[1].poll(30_000) and subscribers[1].recv() == b"status"
+        deadline = time.monotonic() + 30
+        while not subscribers[1].poll(100):  # until its subscription has reached the publisher (a slow joiner)
+            assert time.monotonic() < deadline, "the second subscriber never received a status"
+            publisher.send(b"status")
+        assert subscribers[1].recv() == b"status"
         publisher.poll(200)  # whatever the first one's leaving told the publisher, read it
         subscriptions.on_readable()
         assert subscriptions.anyone
