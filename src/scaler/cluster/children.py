@@ -42,12 +42,20 @@ FORK_ENV = "SCALER_COMBO_FORK"
 MAX_FORK_RSS_BYTES = 512 << 20
 
 
-def fork_refusal() -> str | None:
-    """Why this process must not fork its cluster's processes (None: it may)."""
+def never_fork() -> str | None:
+    """Why no process of a combo may be forked at all (None: they may, by a fork server at least)."""
     if os.environ.get(FORK_ENV, "1") == "0":
         return f"{FORK_ENV}=0"
     if not hasattr(os, "fork"):
         return "no fork on this platform"
+    return None
+
+
+def fork_refusal() -> str | None:
+    """Why this process must not fork its cluster's processes itself (None: it may)."""
+    never = never_fork()
+    if never is not None:
+        return never
     try:
         threads = len(os.listdir("/proc/self/task"))
         with open("/proc/self/statm") as statm:
@@ -70,8 +78,9 @@ class ChildStarter:
 
         self.server: ForkServer | None = None
         self.how = "as fresh interpreters"
-        if os.environ.get(FORK_ENV, "1") == "0" or not hasattr(os, "fork"):
-            self.how += f" ({FORK_ENV}=0)" if hasattr(os, "fork") else " (no fork on this platform)"
+        never = never_fork()
+        if never is not None:
+            self.how += f" ({never})"
             return
         refusal = fork_refusal()
         try:
@@ -90,12 +99,20 @@ class ChildStarter:
             except OSError as error:  # it died meanwhile: this child, and the rest of the combo, start afresh
                 logger.warning("starting %s as a fresh interpreter: %s", module, error)
                 self.server = None
-        from scaler.security.credentials import ENVIRONMENT_VARIABLE
-
-        env = {**child_environment(), **environment}
-        if not environment:
-            env.pop(ENVIRONMENT_VARIABLE, None)
+        env = environment_for_child(environment)
         return subprocess.Popen([sys.executable, "-m", module, *argv], stdin=subprocess.DEVNULL, env=env)
+
+
+def environment_for_child(environment: dict[str, str]) -> dict[str, str]:
+    """This process's environment with ``environment`` over it, and the variable that ties a child started by this
+    process to it (see ``lifetime``). An empty ``environment`` also drops the credentials this process has in its
+    environment: a combo started with ``secure=False`` gives its processes none."""
+    from scaler.security.credentials import ENVIRONMENT_VARIABLE
+
+    env = {**child_environment(), **environment}
+    if not environment:
+        env.pop(ENVIRONMENT_VARIABLE, None)
+    return env
 
 
 def become_fresh(parent: int, keep: tuple[int, ...] = ()) -> None:

@@ -33,7 +33,14 @@ import sys
 import threading
 from typing import Any
 
-from scaler.io.lifetime import ForkedChild, child_environment, exit_with_parent_from_env, fork_child, wait_by_polling
+from scaler.io.lifetime import (
+    PARENT_ENV,
+    ForkedChild,
+    child_environment,
+    exit_with_parent_from_env,
+    fork_child,
+    wait_by_polling,
+)
 from scaler.io.pipes import PipeClosed, read_frame, write_frame
 
 _ROLES = ("scaler.object_storage", "scaler.scheduler", "scaler.worker.agent")
@@ -122,12 +129,10 @@ class ForkServer:
     def start(self, module: str, argv: list[str], environment: dict[str, str]) -> ServedChild:
         """Have the server fork ``module``'s ``run(argv)`` with this process's environment (without the variables
         that tie a spawned child to this process) and ``environment`` over it, in this process's directory."""
-        env = {k: v for k, v in child_environment().items() if k != "SCALER_EXIT_WITH_PARENT"}
-        env.update(environment)
-        if not environment:
-            from scaler.security.credentials import ENVIRONMENT_VARIABLE
+        from scaler.cluster.children import environment_for_child  # imported here: children imports this module
 
-            env.pop(ENVIRONMENT_VARIABLE, None)
+        env = environment_for_child(environment)
+        del env[PARENT_ENV]  # the server's children die with the server (which dies with this process)
         pid = self._call(("start", module, argv, env, os.getcwd()), pass_output=True)
         if not isinstance(pid, int):
             raise OSError(f"the fork server could not start {module}: {pid}")
