@@ -20,6 +20,16 @@ def wait_until(condition: Callable[[], bool], timeout: float = 15.0, interval: f
         time.sleep(interval)
 
 
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, dead but not yet reaped, does not)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def wait_for_workers(address: str, count: int, timeout: float = 30.0) -> None:
     """Wait until ``count`` workers run tasks: tests that rely on several workers must not race their start-up
     (on a cold machine the last worker can join seconds after the first)."""

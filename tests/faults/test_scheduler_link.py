@@ -13,7 +13,7 @@ import psutil
 import pytest
 import zmq
 from tests.cli.helpers import command, free_port_block, wait_for_port
-from tests.conftest import wait_until
+from tests.conftest import alive, wait_until
 from tests.worker_manager_adapter.job_proxy.local_backend import LocalProcessBackend
 
 from scaler import Client
@@ -29,13 +29,6 @@ def agent_pid(_: int) -> int:
 
 def sleep_long() -> None:
     time.sleep(120)
-
-
-def alive(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
 
 
 def test_a_manager_whose_scheduler_dies_stops_its_workers_and_exits_non_zero() -> None:

@@ -10,12 +10,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
+from tests.conftest import alive, wait_until
 
 from scaler.cluster.children import FORK_ENV
 
@@ -92,18 +91,7 @@ def _reports(process: subprocess.Popen[str], until: str) -> list[dict[str, Any]]
 
 
 def _wait_gone(pids: list[int]) -> None:
-    deadline = time.monotonic() + 60
-    for pid in pids:
-        while _running(pid):
-            assert time.monotonic() < deadline, f"process {pid} outlived its parent"
-            time.sleep(0.05)
-
-
-def _running(pid: int) -> bool:
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    wait_until(lambda: not any(alive(pid) for pid in pids), timeout=60)  # each outlived its parent if this fails
 
 
 def test_a_process_with_threads_starts_its_combos_through_one_fork_server(tmp_path: Path) -> None:
