@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from tests.conftest import wait_for_workers, wait_until
@@ -51,6 +52,32 @@ def test_processor_killed_mid_task_fails_the_task_and_is_replaced(client: Client
     with pytest.raises(ProcessorDiedError, match="SIGSEGV"):
         client.submit(segfault).result(timeout=30)
     assert client.map(abs, [-1, -2]) == [1, 2]
+
+
+def exit_leaving_a_child(pid_file: str) -> None:
+    """Dies at once, leaving a child that inherited the processor's pipes and keeps them open."""
+    child = os.fork()
+    if child == 0:
+        time.sleep(120)
+        os._exit(0)
+    with open(pid_file, "a") as file:
+        file.write(f"{child}\n")
+    os._exit(3)
+
+
+def test_processor_dying_while_a_child_of_its_task_holds_its_pipe_is_reported(client: Client, tmp_path: Path) -> None:
+    # No end-of-file comes on its results pipe: the agent learns of the death from the processor's pidfd.
+    pid_file = tmp_path / "children"
+    try:
+        with pytest.raises(ProcessorDiedError, match="exited with code 3"):
+            client.submit(exit_leaving_a_child, str(pid_file)).result(timeout=60)
+        assert client.submit(abs, -5).result(timeout=30) == 5
+    finally:
+        for pid in pid_file.read_text().split() if pid_file.exists() else ():
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def test_out_of_memory_task_fails_cleanly(client: Client) -> None:

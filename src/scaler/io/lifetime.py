@@ -142,6 +142,18 @@ def fork_child(name: str, life: Callable[[], int | None]) -> ForkedChild:
             os._exit(code)
 
 
+def exit_descriptor(pid: int) -> int | None:
+    """A descriptor that becomes readable when process ``pid`` exits (a pidfd: Linux 5.3 and later), or None.
+
+    A pipe's end-of-file says it too, but only once every process holding the write end has exited or closed it:
+    a child of a child (a task's own subprocess) keeps it open. A pidfd says it at once, where only polling would.
+    """
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def stdin_from_devnull() -> None:
     """Standard input from /dev/null, as a child started with ``stdin=subprocess.DEVNULL`` has it."""
     devnull = os.open(os.devnull, os.O_RDONLY)

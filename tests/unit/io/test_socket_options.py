@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import zmq
@@ -73,3 +74,59 @@ def test_the_monitor_socket_knows_whether_anyone_subscribes() -> None:
             subscriber.close(linger=0)
         publisher.close(linger=0)
         context.term()
+
+
+def test_a_router_reads_identity_and_payload_and_counts_the_frames_beyond() -> None:
+    from tests.conftest import wait_until
+
+    from scaler.io.sockets import receive_routed, send_routed
+
+    context: zmq.Context[Any] = zmq.Context()
+    router = context.socket(zmq.ROUTER)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    dealer = new_dealer(context, f"tcp://127.0.0.1:{port}", b"peer", None)
+    dealer.connect(f"tcp://127.0.0.1:{port}")
+    try:
+        dealer.send(b"one")
+        dealer.send_multipart([b"a", b"b", b"c"])
+        dealer.send(b"two")
+        received: list[tuple[Any, Any, int]] = []
+
+        def three_read() -> bool:
+            try:
+                received.append(receive_routed(router, copy=True))
+            except zmq.Again:
+                pass
+            return len(received) == 3
+
+        wait_until(three_read, timeout=30)
+        assert received == [(b"peer", b"one", 0), (b"peer", b"a", 2), (b"peer", b"two", 0)]
+        send_routed(router, b"peer", b"back")
+        send_routed(router, b"nobody", b"dropped")  # an unknown peer: dropped, never blocks
+        assert dealer.poll(30_000) and dealer.recv() == b"back"
+    finally:
+        dealer.close(linger=0)
+        router.close(linger=0)
+        context.term()
+
+
+def test_a_pidfd_becomes_readable_when_its_process_exits() -> None:
+    import select
+    import subprocess
+    import sys
+
+    from scaler.io.lifetime import exit_descriptor
+
+    child = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    fd = exit_descriptor(child.pid)
+    assert fd is not None  # Linux 5.3 or later: what this project's CI runs on
+    try:
+        assert select.select([fd], [], [], 0)[0] == []
+        assert child.stdin is not None
+        child.stdin.close()  # it exits
+        assert select.select([fd], [], [], 30)[0] == [fd]
+        assert child.wait(30) == 0
+    finally:
+        os.close(fd)
+        child.kill()
+        child.wait()

@@ -32,6 +32,7 @@ import psutil
 import zmq
 
 from scaler.ids import new_worker_id, short
+from scaler.io.lifetime import exit_descriptor
 from scaler.io.loop import make_event_loop
 from scaler.io.scheduler_link import SchedulerLink
 from scaler.io.scheduler_link_core import Closed, LinkEvent, Restarted
@@ -43,7 +44,11 @@ from scaler.worker.agent.processors import ProcessorHandle
 
 logger = logging.getLogger("scaler.worker")
 
-CHECK_SECONDS = 0.05
+# How often the core checks task deadlines, and processors are polled for an exit. A processor's pidfd tells of its
+# exit at once, so with pidfds the poll is only a backstop and runs less often: every wake-up of an idle agent
+# costs CPU that the tasks of a fully used machine would otherwise have.
+CHECK_SECONDS = 0.25
+POLL_SECONDS_WITHOUT_PIDFD = 0.05
 
 
 class WorkerAgent:
@@ -72,7 +77,10 @@ class WorkerAgent:
             on_message=self._on_scheduler_message,
             on_event=self._on_link_event,
         )
-        self.loop.call_every(CHECK_SECONDS, self._check_processors)
+        probe = exit_descriptor(os.getpid())  # whether this system has pidfds
+        if probe is not None:
+            os.close(probe)
+        self.loop.call_every(CHECK_SECONDS if probe is not None else POLL_SECONDS_WITHOUT_PIDFD, self._check_processors)
         if first_processor is None:
             self._act(self.core.start())
         else:
@@ -102,6 +110,8 @@ class WorkerAgent:
     def _adopt(self, slot: int, processor: ProcessorHandle) -> None:
         self._processors[slot] = processor
         self.loop.add_reader(processor.result_fd, lambda: self._on_processor(slot, processor))
+        if processor.exit_fd is not None:
+            self.loop.add_reader(processor.exit_fd, lambda: self._on_processor_exit(slot, processor))
 
     def _act(self, actions: list[c.Action]) -> None:
         for action in actions:
@@ -114,6 +124,8 @@ class WorkerAgent:
             elif isinstance(action, c.KillProcessor):
                 processor = self._processors.pop(action.slot)
                 self.loop.remove_reader(processor.result_fd)
+                if processor.exit_fd is not None:
+                    self.loop.remove_reader(processor.exit_fd)
                 processor.kill()
             elif isinstance(action, c.SkipTask):
                 self._processors[action.slot].send(m.TaskCancel(action.task_id, force=True))
@@ -204,6 +216,15 @@ class WorkerAgent:
                 processor.process.wait(5)  # end-of-file: it is exiting; collect its status for the report
             except subprocess.TimeoutExpired:
                 pass
+            self._on_processor_died(slot, processor)
+
+    def _on_processor_exit(self, slot: int, processor: ProcessorHandle) -> None:
+        """Its process ended: what it wrote first counts, then its death is reported (once: a pidfd stays readable)."""
+        assert processor.exit_fd is not None
+        self.loop.remove_reader(processor.exit_fd)
+        if self._processors.get(slot) is processor:
+            self._on_processor(slot, processor)  # its results, and the end-of-file that reports the death
+        if self._processors.get(slot) is processor:  # no end-of-file: a process its task started holds the pipe
             self._on_processor_died(slot, processor)
 
     def _on_processor_message(self, slot: int, message: Any) -> None:

@@ -15,7 +15,7 @@ import types
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from scaler.io.lifetime import ChildProcess, fork_child, stdin_from_devnull
+from scaler.io.lifetime import ChildProcess, exit_descriptor, fork_child, stdin_from_devnull
 from scaler.io.pipes import ClaimLock, FrameReader, write_frame
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -56,6 +56,7 @@ class ProcessorHandle:
             os.close(task_read)
             os.close(result_write)
         self.pid = self.process.pid
+        self.exit_fd = exit_descriptor(self.pid)
         self.reader = FrameReader(self.result_fd)
         self.hard_suspended = False
         self._closed = False
@@ -130,6 +131,8 @@ class ProcessorHandle:
             self._closed = True
             os.close(self.task_fd)
             os.close(self.result_fd)
+            if self.exit_fd is not None:
+                os.close(self.exit_fd)
             self._claims.close()
 
     def _signal(self, signum: int) -> None:
