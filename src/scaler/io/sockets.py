@@ -170,6 +170,36 @@ def receive_messages(socket: zmq.Socket[Any], peer: str, limit: int = 2000) -> l
     return messages
 
 
+# Plain ints: pyzmq's enum flags cost an enum construction per ``|``, on every message of the hot path.
+_NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
+_SNDMORE = int(zmq.SNDMORE)
+
+
+def receive_routed(router: zmq.Socket[Any], copy: bool) -> tuple[Any, Any, int]:
+    """One message from a ROUTER without blocking: (sender's identity, payload, count of frames beyond those two).
+
+    The scheduler's hot path: two plain ``recv`` calls cost less than ``recv_multipart``. A message whose sender
+    sent it in several frames comes with extra frames, read and dropped here (the count says so). Raises
+    ``zmq.Again`` when nothing waits.
+    """
+    peer = router.recv(_NOBLOCK, copy=copy)
+    if not router.getsockopt(_RCVMORE):  # a ROUTER always prefixes the identity: an empty message from the peer
+        return peer, b"" if copy else zmq.Frame(b""), 0
+    payload = router.recv(_NOBLOCK, copy=copy)
+    extra = 0
+    while router.getsockopt(_RCVMORE):
+        router.recv(_NOBLOCK, copy=False)
+        extra += 1
+    return peer, payload, extra
+
+
+def send_routed(router: zmq.Socket[Any], peer: bytes, payload: bytes) -> None:
+    """``payload`` to ``peer`` through a ROUTER (which drops it if ``peer`` is gone: never blocks)."""
+    router.send(peer, _SNDMORE)
+    router.send(payload)
+
+
 _MAX_TOPICS = 1024  # a subscriber subscribing to ever more topics must not grow this set without bound
 
 

@@ -31,7 +31,14 @@ from scaler.io.address import Address
 from scaler.io.logs import RateLimitedLog
 from scaler.io.loop import make_event_loop
 from scaler.io.memory import TRIM_INTERVAL_SECONDS, release_free_memory
-from scaler.io.sockets import MonitorSubscriptions, bind_publisher, bind_router, connect_dealer
+from scaler.io.sockets import (
+    MonitorSubscriptions,
+    bind_publisher,
+    bind_router,
+    connect_dealer,
+    receive_routed,
+    send_routed,
+)
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.scheduler.core import SchedulerCore, SchedulerSettings
@@ -165,16 +172,17 @@ class SchedulerServer:
         router, core, guard, now = self._router, self.core, self._guard, time.monotonic()
         for _ in range(_DRAIN_LIMIT):
             try:  # a secured server reads the sender's key (User-Id) from zmq frames, so it does not copy
-                frames: list[Any] = router.recv_multipart(zmq.NOBLOCK, copy=guard is None)
+                peer, payload, extra = receive_routed(router, copy=guard is None)
             except zmq.Again:
                 return
-            peer: bytes = frames[0] if guard is None else frames[0].bytes
+            if guard is not None:
+                peer = peer.bytes
             if peer.endswith(SEND_ONLY_SUFFIX):  # a client's send-only socket speaks for the client itself
                 peer = peer[: -len(SEND_ONLY_SUFFIX)]
-            if len(frames) != 2:
-                _drop_log.warning(f"dropping {len(frames)}-frame message from {short(peer)}")
+            if extra:
+                _drop_log.warning(f"dropping {extra + 2}-frame message from {short(peer)}")
                 continue
-            payload, key, who = frames[1], "", None  # who: the sender's identity, on a secured scheduler
+            key, who = "", None  # who: the sender's identity, on a secured scheduler
             if guard is not None:
                 key = str(payload.get("User-Id"))
                 admitted = guard.admit(peer, key)
@@ -199,12 +207,12 @@ class SchedulerServer:
             if refusal is None:
                 self.core.handle(peer, message, now)
             elif isinstance(message, m.ClientDisconnect):
-                self._router.send_multipart([peer, codec.encode_one(m.ShutdownResponse(False, refusal))])
+                send_routed(self._router, peer, codec.encode_one(m.ShutdownResponse(False, refusal)))
             elif isinstance(message, m.Task):  # an answer, so that the sender's future does not hang
-                self._router.send_multipart([peer, codec.encode_one(rejection(message.task_id, refusal))])
+                send_routed(self._router, peer, codec.encode_one(rejection(message.task_id, refusal)))
             elif isinstance(message, m.GraphTask):  # likewise, one answer per requested result
                 answers = [rejection(target, refusal) for target in message.targets]
-                self._router.send_multipart([peer, codec.encode(answers)])
+                send_routed(self._router, peer, codec.encode(answers))
 
     def _client_of_running(self, task_id: bytes, workers: Collection[bytes]) -> bytes | None:
         """The client of ``task_id`` if it is running (assigned) on one of ``workers``, else None."""
@@ -222,7 +230,7 @@ class SchedulerServer:
             for peer in guard.forget(key):
                 if peer in self.core.workers:
                     logger.warning("disconnecting worker %s: its credentials were revoked", short(peer))
-                    self._router.send_multipart([peer, codec.encode_one(m.WorkerShutdown("credentials revoked"))])
+                    send_routed(self._router, peer, codec.encode_one(m.WorkerShutdown("credentials revoked")))
                     self.core.handle(peer, m.WorkerDisconnect("credentials revoked"), now)
                 elif peer in self.core.clients:
                     logger.warning("disconnecting client %s: its credentials were revoked", short(peer))
@@ -285,9 +293,9 @@ class SchedulerServer:
             # its objects arrive (a put of an unlisted owner only gets a small shared budget).
             self._list_owners()
         outbox = self.core.flush()
-        send = self._router.send_multipart
+        router = self._router
         for peer, messages in outbox.to_peers.items():
-            send([peer, codec.encode(messages)])
+            send_routed(router, peer, codec.encode(messages))
         for message in outbox.to_storage:
             self._storage.send(codec.encode_one(message))
         if self.core.heap_trim_due:  # a client with many tasks left: give its memory back to the OS
@@ -361,6 +369,8 @@ def _server_credentials(source: str | None) -> ServerCredentials | None:
 
     loaded = load_credentials(source) if source else environment_server_credentials()
     if loaded is not None and not isinstance(loaded, ServerCredentials):
-        raise SystemExit(f"scaler_scheduler: error: {source or ENVIRONMENT_VARIABLE} holds a {loaded.role}'s "
-                         "credentials, not a scheduler's (create one with scaler_keys init)")
+        raise SystemExit(
+            f"scaler_scheduler: error: {source or ENVIRONMENT_VARIABLE} holds a {loaded.role}'s "
+            "credentials, not a scheduler's (create one with scaler_keys init)"
+        )
     return loaded
