@@ -9,15 +9,12 @@ be drained explicitly, which ``_poke`` does.
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from typing import Any
 
 import zmq
 
-from scaler.io.loop import Callback
-
-logger = logging.getLogger("scaler.io")
+from scaler.io.loop import Callback, run_guarded
 
 
 class AsyncioEventLoop:
@@ -103,12 +100,7 @@ class AsyncioEventLoop:
 
         return run
 
-    @staticmethod
-    def _guard(callback: Callback) -> None:
-        try:
-            callback()
-        except Exception:
-            logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
+    _guard = staticmethod(run_guarded)
 
 
 def _readable(socket: zmq.Socket[Any]) -> bool:

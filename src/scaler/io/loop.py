@@ -41,6 +41,15 @@ class Loop(Protocol):
     def run(self) -> None: ...
 
 
+def run_guarded(callback: Callback) -> None:
+    """Run one handler of a loop: one that fails must not take the process down, so it is logged and the loop goes
+    on serving everyone else."""
+    try:
+        callback()
+    except Exception:
+        logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
+
+
 class EventLoop:
     def __init__(self) -> None:
         self._poller = zmq.Poller()
@@ -122,13 +131,7 @@ class EventLoop:
             return 1000
         return max(0, min(1000, int((self._timers[0][0] - now) * 1000) + 1))
 
-    @staticmethod
-    def _guard(callback: Callback) -> None:
-        # One failing handler must not take the process down: log it and keep serving everyone else.
-        try:
-            callback()
-        except Exception:
-            logger.exception("unhandled error in %s", getattr(callback, "__qualname__", callback))
+    _guard = staticmethod(run_guarded)
 
 
 def _drain(fd: int) -> None:
