@@ -144,3 +144,31 @@ def test_dropped_references_are_released(
         del reference
         gc.collect()
         wait_until(lambda: stored_bytes(storage) < MB, timeout=15)
+
+
+def large_or_small(i: int) -> bytes:
+    return bytes(300 * 1024) if i >= 296 else b"small"  # 300 KB: over the inline limit, stored as an object
+
+
+class FailsOnceResultsAreStored:
+    """An argument whose serialization fails, but only once the graph's first nodes have stored their results."""
+
+    def __init__(self, storage: ObjectStorageConnection) -> None:
+        self.storage = storage
+
+    def __reduce__(self) -> tuple[object, ...]:
+        wait_until(lambda: stored_bytes(self.storage) >= 4 * 300 * 1024, timeout=60)
+        raise TypeError("this argument cannot be serialized")
+
+
+def test_a_graph_that_fails_while_it_is_built_leaves_no_result_in_storage(
+    single_worker_cluster: SchedulerClusterCombo, storage: ObjectStorageConnection
+) -> None:
+    with Client(address=single_worker_cluster.get_address(), heartbeat_interval_seconds=1) as client:
+        # Built (topological order) from the last independent node to the first: n299 first, "bad" after 300 others,
+        # when the first part (256 nodes, the large ones among them) has gone out.
+        graph: dict[str, object] = {"bad": (size_of, FailsOnceResultsAreStored(storage))}
+        graph.update({f"n{i}": (large_or_small, i) for i in range(300)})
+        with pytest.raises(TypeError, match="cannot be serialized"):
+            client.get(graph, list(graph))
+        wait_until(lambda: stored_bytes(storage) < 300 * 1024, timeout=30)

@@ -150,7 +150,12 @@ def submit_graph(
                     parts.targets.append(first)
             parts.reached(position, key)
     except BaseException:
-        abandon(list(by_task.values()), [node.task for node in parts.nodes])
+        futures = list(by_task.values())
+        # What went out may have stored results before the cancel reaches it: those, and the uploads of every built
+        # node's arguments, go once the requested nodes have ended (cancelled, or finished after all).
+        if tasks:
+            _delete_when_done(futures, tasks, delete_objects, tasks_done)
+        abandon(futures, [node.task for node in parts.nodes])
         raise
 
     for key in keys:
@@ -230,7 +235,11 @@ def _delete_when_done(
     tasks_done: Callable[[list[m.Task]], None],
 ) -> None:
     """Once every requested result has been fetched (or has failed): delete the graph's result objects, and let go
-    of the uploads of its arguments."""
+    of the uploads of its arguments. At once when none was requested."""
+    if not futures:
+        tasks_done(tasks)
+        delete([task.result_object_id for task in tasks])
+        return
     remaining = [len(futures)]
     lock = threading.Lock()
 
