@@ -254,14 +254,28 @@ class SchedulerServer:
         child = self._storage_child
         if child is not None and self.failure is None:
             try:
-                restarted = child.check(time.monotonic())
+                restarting = child.check(time.monotonic())
             except StorageDiedError as error:
-                self.failure = error
-                self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
+                self._stop_for(error)
                 return
-            if restarted:  # empty, at the same address: tell it the owners now, and clients to re-upload
-                self.core.storage_epoch += 1
-                self._list_owners()
+            fd = child.restarting_fd
+            if restarting and fd is not None:  # the loop goes on serving everyone while it starts
+                self.loop.add_reader(fd, lambda: self._on_storage_restarted(child, fd))
+
+    def _on_storage_restarted(self, child: StorageChild, fd: int) -> None:
+        self.loop.remove_reader(fd)
+        try:
+            child.on_ready()
+        except StorageDiedError as error:
+            self._stop_for(error)
+            return
+        # Empty, at the same address: tell it the owners now, and clients (by the epoch) to re-upload.
+        self.core.storage_epoch += 1
+        self._list_owners()
+
+    def _stop_for(self, error: StorageDiedError) -> None:
+        self.failure = error
+        self.loop.stop()  # the command line prints it, as one line (see scaler.cli._entry)
 
     def _list_owners(self) -> None:
         clients = self.core.clients
