@@ -77,6 +77,7 @@ class SchedulerCore:
         self.queue = TaskQueue()
         self.workers: dict[bytes, WorkerRecord] = {}
         self.clients: dict[bytes, ClientRecord] = {}
+        self.clients_joined = 0  # ever: the shell tells object storage of each new client before it is answered
         self._nested: dict[bytes, set[bytes]] = {}  # client id -> the nested clients that work for it
         self.managers = ManagerDirectory(policy, settings.manager_timeout_seconds)
         self.balancer = Balancer(settings.load_balance_seconds, settings.load_balance_trigger_times, policy)
@@ -149,6 +150,7 @@ class SchedulerCore:
         if client is None:
             logger.info("client %s connected", short(peer))
             self.clients[peer] = ClientRecord(peer, now)
+            self.clients_joined += 1
             if message.parent_task_id:
                 self._adopt(peer, message.parent_task_id)
             credit = self.flow.client_joined(peer)

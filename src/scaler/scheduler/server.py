@@ -123,7 +123,7 @@ class SchedulerServer:
         self._monitor = bind_publisher(self._context, self.monitor_address, credentials)
         self._subscriptions = MonitorSubscriptions(self._monitor)
         self._owner_prefixes: dict[bytes, bytes] = {}  # client id -> its owner prefix, computed once
-        self._listed_clients = 0
+        self._listed_joins = 0  # core.clients_joined when storage was last told the owners
         self.failure: StorageDiedError | None = None
 
         self._closed = False
@@ -279,7 +279,7 @@ class SchedulerServer:
 
     def _list_owners(self) -> None:
         clients = self.core.clients
-        self._listed_clients = len(clients)
+        self._listed_joins = self.core.clients_joined
         cache = self._owner_prefixes
         if len(cache) > 2 * len(clients) + 1000:  # departed clients: drop their cached prefixes now and then
             self._owner_prefixes = cache = {c: p for c, p in cache.items() if c in clients}
@@ -302,9 +302,10 @@ class SchedulerServer:
         self._monitor.send(self._status.encode(time.monotonic(), time.time()), zmq.NOBLOCK)
 
     def _flush(self) -> None:
-        if len(self.core.clients) != self._listed_clients:
-            # A client joined (or left): list it before its echo goes out, so that storage knows it before any of
-            # its objects arrive (a put of an unlisted owner only gets a small shared budget).
+        if self.core.clients_joined != self._listed_joins:
+            # A client joined: list it before its echo goes out, so that storage knows it before any of its objects
+            # arrive (a put of an unlisted owner only gets a small shared budget). Counting joins, not clients: one
+            # that leaves as another joins leaves the count as it was. (Departures wait for the periodic listing.)
             self._list_owners()
         outbox = self.core.flush()
         router = self._router

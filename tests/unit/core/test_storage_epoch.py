@@ -6,7 +6,7 @@ import os
 import re
 import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ import zmq
 from tests.cli.helpers import free_port_block
 from tests.conftest import wait_until
 
+from scaler.ids import owner_prefix
 from scaler.io.sockets import BindError, connect_dealer
 from scaler.protocol import codec
 from scaler.protocol import messages as m
@@ -198,3 +199,51 @@ def test_the_scheduler_serves_while_its_storage_restarts(monkeypatch: pytest.Mon
         server.loop.stop()
         loop.join(30)
         starts.close()
+
+
+def test_storage_hears_of_a_client_that_joins_as_another_leaves() -> None:
+    # A test's helper client left as the test's own client joined, in one batch: the count of clients did not change,
+    # the scheduler did not list the newcomer, and its first large result was refused as an unknown owner's.
+    context: zmq.Context[Any] = zmq.Context()
+    storage = context.socket(zmq.ROUTER)  # stands in for object storage: records what the scheduler tells it
+    storage_port = storage.bind_to_random_port("tcp://127.0.0.1")
+    server = SchedulerServer(
+        SchedulerOptions(
+            f"tcp://127.0.0.1:{free_port_block()}", object_storage_address=f"tcp://127.0.0.1:{storage_port}"
+        )
+    )
+    first, second = b"Client|first", b"Client|second"
+    peers = {name: connect_dealer(context, server.address, name, None) for name in (first, second)}
+
+    def listed() -> set[bytes]:
+        """The owners of the last listing storage got, once the scheduler has flushed."""
+        server._flush()
+        owners: set[bytes] = set()
+        while storage.poll(100):
+            for message in codec.decode(storage.recv_multipart()[1]):
+                if isinstance(message, m.ObjectOwnersAlive):
+                    owners = set(message.owner_prefixes)
+        return owners
+
+    def handle_until(done: Callable[[], bool]) -> None:
+        def step() -> bool:
+            if server._router.poll(10):
+                server._on_router()
+            return done()
+
+        wait_until(step, timeout=30, interval=0)
+
+    try:
+        peers[first].send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, first, 0.0, 0)))
+        handle_until(lambda: first in server.core.clients)
+        assert owner_prefix(first) in listed()
+        peers[first].send(codec.encode_one(m.ClientDisconnect(False)))
+        peers[second].send(codec.encode_one(m.ClientHeartbeat(m.PROTOCOL_VERSION, second, 0.0, 0)))
+        handle_until(lambda: first not in server.core.clients and second in server.core.clients)  # no flush between
+        assert owner_prefix(second) in listed()
+    finally:
+        for peer in peers.values():
+            peer.close(linger=0)
+        server.close()
+        storage.close(linger=0)
+        context.term()
