@@ -171,7 +171,7 @@ def test_the_scheduler_serves_while_its_storage_restarts(monkeypatch: pytest.Mon
     starts = FakeStarts(f"tcp://127.0.0.1:{port + 1}")
     monkeypatch.setattr(storage_child, "spawn_object_storage_process", starts)
     server = SchedulerServer(SchedulerOptions(f"tcp://127.0.0.1:{port}"))
-    loop = threading.Thread(target=server.loop.run)
+    loop = threading.Thread(target=server.run)  # closes the server when its loop stops
     loop.start()
     context: zmq.Context[Any] = zmq.Context()
     client = connect_dealer(context, server.address, CLIENT, None)
