@@ -2,13 +2,13 @@
 
 The stdlib's ``Future.__init__`` builds a ``threading.Condition`` (a lock, a deque and bound methods) and two
 lists for every future: about 2.5 KB, most of a pending task's cost in the client. A ScalerFuture has a plain
-lock and creates its Condition, its waiter list and its callback list only when something needs them (a
-thread blocks in ``result()``, ``concurrent.futures.wait``/``as_completed`` registers, a callback is added),
-so a pending future costs a few hundred bytes (bench/backpressure.py measures it). Everything else is the
-stdlib's contract, kept exactly: the same state names and transitions (``wait`` and ``as_completed`` read
-them), ``_condition`` and ``_waiters`` for those two functions, callbacks called once in order, asyncio's
-``wrap_future``. A submitted future stays PENDING (not RUNNING) until it ends: that is what lets a confirmed
-remote cancel move it to CANCELLED.
+lock and creates its Condition, its waiter list and its callback list only when something needs them
+(``concurrent.futures.wait``/``as_completed`` registers, a callback is added; a thread blocked in ``result()``
+sleeps on a lock of its own), so a pending future costs a few hundred bytes (bench/backpressure.py measures
+it). Everything else is the stdlib's contract, kept exactly: the same state names and transitions (``wait`` and
+``as_completed`` read them), ``_condition`` and ``_waiters`` for those two functions, callbacks called once in
+order, asyncio's ``wrap_future``. A submitted future stays PENDING (not RUNNING) until it ends: that is what lets
+a confirmed remote cancel move it to CANCELLED.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         "_profile",
         "_request_cancel",
         "_result",
+        "_sleepers",
         "_state",
         "_task_id",
         "_waiter_list",
@@ -77,6 +78,7 @@ class ScalerFuture(concurrent.futures.Future[Any]):
         self._lock = threading.Lock()  # guards the state; the Condition, once made, is built on it
         self._cond: threading.Condition | None = None
         self._waiter_list: list[Any] | None = None
+        self._sleepers: list[Any] | None = None  # a lock per thread blocked in result(): see _wait
         self._callbacks: list[Callable[[concurrent.futures.Future[Any]], object]] | None = None
 
     @property
@@ -216,8 +218,8 @@ class ScalerFuture(concurrent.futures.Future[Any]):
                     waiter.add_exception(self)
                 else:
                     waiter.add_result(self)
-            if self._cond is not None:
-                self._cond.notify_all()
+            sleepers = self._notify()
+        _wake(sleepers)
         self._invoke_callbacks()
 
     def _invoke_callbacks(self) -> None:
@@ -229,9 +231,30 @@ class ScalerFuture(concurrent.futures.Future[Any]):
                 logger.exception("exception calling callback for %r", self)
 
     def _wait(self, timeout: float | None) -> None:
-        cond = self._condition
-        with cond:
-            cond.wait_for(self.done, timeout)
+        # Each blocked thread sleeps on a lock of its own, released after the settling thread has let go of the
+        # future's lock. (Woken by a Condition, it found that lock still held and slept again at once: one more
+        # pair of context switches per result, about 100 us of wall time on a busy machine.)
+        with self._lock:
+            if self._state in _DONE_STATES:
+                return
+            sleeper = threading.Lock()
+            sleeper.acquire()
+            if self._sleepers is None:
+                self._sleepers = []
+            self._sleepers.append(sleeper)
+        if sleeper.acquire(timeout=-1 if timeout is None else max(0.0, timeout)):
+            return
+        with self._lock:  # timed out: it no longer waits (unless the settling thread took it already)
+            if self._sleepers is not None and sleeper in self._sleepers:
+                self._sleepers.remove(sleeper)
+
+    def _notify(self) -> list[Any]:
+        """Tell ``wait``'s Condition (under the future's lock, which the caller holds); returns the sleepers of
+        ``_wait`` to release once the caller has let go of it."""
+        if self._cond is not None:
+            self._cond.notify_all()
+        sleepers, self._sleepers = self._sleepers, None
+        return sleepers or []
 
     # --- called by the client's I/O thread ---------------------------------------------------------------------
 
@@ -243,8 +266,8 @@ class ScalerFuture(concurrent.futures.Future[Any]):
             self._state = _NOTIFIED
             for waiter in self._waiter_list or ():
                 waiter.add_cancelled(self)
-            if self._cond is not None:
-                self._cond.notify_all()
+            sleepers = self._notify()
+        _wake(sleepers)
         self._invoke_callbacks()
 
     def _finish(self, value: Any = None, error: BaseException | None = None, profile: m.Profile | None = None) -> None:
@@ -255,3 +278,8 @@ class ScalerFuture(concurrent.futures.Future[Any]):
             self._settle(value, error)
         except concurrent.futures.InvalidStateError:
             pass  # lost a race against a local cancel: the first outcome stands
+
+
+def _wake(sleepers: list[Any]) -> None:
+    for sleeper in sleepers:
+        sleeper.release()

@@ -32,6 +32,39 @@ def test_result_blocks_until_another_thread_finishes_it() -> None:
         make().result(timeout=0.01)
 
 
+def test_every_thread_blocked_in_result_is_woken_and_one_that_timed_out_is_forgotten() -> None:
+    from tests.conftest import wait_until
+
+    future = make()
+    with pytest.raises(concurrent.futures.TimeoutError):
+        future.result(timeout=0.01)
+    assert not future._sleepers  # the thread that gave up is no longer among those to wake
+    results: list[object] = []
+    waiters = [threading.Thread(target=lambda: results.append(future.result(timeout=30))) for _ in range(3)]
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: len(future._sleepers or ()) == 3, timeout=30)
+    future._finish("done")
+    for waiter in waiters:
+        waiter.join(30)
+    assert results == ["done"] * 3 and future._sleepers is None
+
+    cancelled = make()
+
+    def wait_for_the_cancel() -> None:
+        try:
+            cancelled.result(timeout=30)
+        except concurrent.futures.CancelledError as error:
+            results.append(error)
+
+    blocked = threading.Thread(target=wait_for_the_cancel)
+    blocked.start()
+    wait_until(lambda: bool(cancelled._sleepers), timeout=30)
+    cancelled._finish_cancelled()
+    blocked.join(30)
+    assert isinstance(results[-1], concurrent.futures.CancelledError)
+
+
 def test_exception_and_callbacks_in_order_once() -> None:
     future = make()
     seen: list[str] = []
