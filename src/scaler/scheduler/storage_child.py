@@ -96,10 +96,7 @@ class StorageChild:
         try:
             self._starting = self._spawn(self.address, self._quota, self._credentials)
         except OSError as error:
-            raise StorageDiedError(
-                f"the object storage server at {self.address} exited with {self._status} and could not start again "
-                f"({error}); stopping the scheduler"
-            ) from None
+            raise self._could_not_restart(str(error)) from None
         self._starting.deadline = now + STORAGE_START_SECONDS
         return True
 
@@ -117,7 +114,10 @@ class StorageChild:
     def _abandon(self, starting: StartingStorage, why: str) -> None:
         stop_process(starting.process)
         starting.close()
-        raise StorageDiedError(
+        raise self._could_not_restart(why)
+
+    def _could_not_restart(self, why: str) -> StorageDiedError:
+        return StorageDiedError(
             f"the object storage server at {self.address} exited with {self._status} and could not start again "
             f"({why}); stopping the scheduler"
         )
