@@ -35,7 +35,7 @@ from scaler.io.scheduler_link_core import (
     SendProbe,
     Warn,
 )
-from scaler.io.sockets import new_dealer, secured
+from scaler.io.sockets import has_input, new_dealer, secured
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 from scaler.security.local import FROM_ENVIRONMENT
@@ -131,9 +131,12 @@ class SchedulerLink:
         self._act(self.core.tick(time.monotonic()))
 
     def _on_readable(self) -> None:
-        for _ in range(2000):
+        dealer = self.socket
+        for count in range(2000):
+            if count and not has_input(dealer):
+                return
             try:
-                frame = self.socket.recv(zmq.NOBLOCK, copy=False)
+                frame = dealer.recv(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
             try:

@@ -36,6 +36,7 @@ from scaler.io.sockets import (
     bind_publisher,
     bind_router,
     connect_dealer,
+    has_input,
     receive_routed,
     send_routed,
 )
@@ -170,13 +171,13 @@ class SchedulerServer:
     def _on_router(self) -> None:
         """Drain the router. A secured scheduler checks every message against its sender's key and role first."""
         router, core, guard, now = self._router, self.core, self._guard, time.monotonic()
-        for _ in range(_DRAIN_LIMIT):
-            try:  # a secured server reads the sender's key (User-Id) from zmq frames, so it does not copy
-                peer, payload, extra = receive_routed(router, copy=guard is None)
+        for count in range(_DRAIN_LIMIT):
+            if count and not has_input(router):
+                return
+            try:  # a secured server reads the sender's key (User-Id) from the payload's zmq frame
+                peer, payload, extra = receive_routed(router, frame=guard is not None)
             except zmq.Again:
                 return
-            if guard is not None:
-                peer = peer.bytes
             if peer.endswith(SEND_ONLY_SUFFIX):  # a client's send-only socket speaks for the client itself
                 peer = peer[: -len(SEND_ONLY_SUFFIX)]
             if extra:
@@ -224,7 +225,7 @@ class SchedulerServer:
             self._reload_requested = False
             guard.keyring.reload()
         guard.keyring.maybe_reload()
-        guard.prune(self.core.clients)
+        guard.prune(self.core.clients, self._live_peers)
         now = time.monotonic()
         for key in guard.keyring.take_revoked():
             for peer in guard.forget(key):
@@ -235,6 +236,10 @@ class SchedulerServer:
                 elif peer in self.core.clients:
                     logger.warning("disconnecting client %s: its credentials were revoked", short(peer))
                     self.core.handle(peer, m.ClientDisconnect(False), now)
+
+    def _live_peers(self) -> set[bytes]:
+        core = self.core
+        return {*core.clients, *core.workers, *(record.peer for record in core.managers.by_id.values())}
 
     def request_key_reload(self) -> None:
         """Re-read the authorized keys at the next tick (safe to call from a signal handler)."""

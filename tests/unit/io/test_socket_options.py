@@ -94,7 +94,7 @@ def test_a_router_reads_identity_and_payload_and_counts_the_frames_beyond() -> N
 
         def three_read() -> bool:
             try:
-                received.append(receive_routed(router, copy=True))
+                received.append(receive_routed(router, frame=False))
             except zmq.Again:
                 pass
             return len(received) == 3
