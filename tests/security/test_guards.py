@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 
+from scaler.cli import keys
 from scaler.ids import owner_prefix, random_object_id
 from scaler.protocol import messages as m
-from scaler.security.credentials import Identity, PeerCredentials, new_peer_credentials, new_server_credentials
+from scaler.security.credentials import (
+    Identity,
+    PeerCredentials,
+    ServerCredentials,
+    load_credentials,
+    new_peer_credentials,
+    new_server_credentials,
+)
 from scaler.security.keyring import KeyRing
 from scaler.security.roles import SchedulerGuard, StorageGuard
 
@@ -132,3 +141,41 @@ def test_every_message_the_scheduler_handles_has_roles() -> None:
 
     missing = sorted(kind.__name__ for kind in SchedulerCore._handlers if kind not in SCHEDULER_PERMISSIONS)
     assert missing == []
+
+
+def test_a_peer_admitted_before_its_key_was_revoked_is_refused_after_the_reload(tmp_path: Path) -> None:
+    """Admission is remembered per peer (one lookup per frame), but never across a reload of the keys."""
+    keys.main(["init", str(tmp_path)])
+    keys.main(["add", str(tmp_path), "--role", "client", "--name", "c1"])
+    client = load_credentials(tmp_path / "c1.toml")
+    server = load_credentials(tmp_path / "scheduler.toml")
+    assert isinstance(server, ServerCredentials)
+    ring = KeyRing(server)
+    guard = SchedulerGuard(ring)
+    for _ in range(2):  # the second admission is the remembered one
+        who = guard.admit(b"Client|c1", client.public_key)
+        assert isinstance(who, Identity) and who.role == "client"
+    keys.main(["revoke", str(tmp_path), "--name", "c1"])
+    ring.reload()
+    assert "unknown or revoked key" in str(guard.admit(b"Client|c1", client.public_key))
+
+
+def test_identities_of_departed_peers_are_forgotten_once_the_table_has_grown() -> None:
+    guard = SchedulerGuard(RING)
+    key = PEERS["client"].public_key
+    departed = [f"Client|{n}".encode() for n in range(1500)]
+    for peer in departed:
+        assert isinstance(guard.admit(peer, key), Identity)
+    live = {b"Client|live"}
+    assert isinstance(guard.admit(b"Client|live", key), Identity)
+    asked: list[int] = []
+
+    def live_peers() -> set[bytes]:
+        asked.append(1)
+        return live
+
+    guard.prune(live, live_peers)
+    assert asked and guard.peers_of(key) == live
+    assert isinstance(guard.admit(departed[0], OTHER_CLIENT.public_key), Identity)  # that identity is free again
+    guard.prune(live, live_peers)
+    assert len(asked) == 1  # not asked again until the table grows anew

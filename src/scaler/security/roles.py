@@ -66,10 +66,22 @@ class SchedulerGuard:
         self._peers_of: dict[str, set[bytes]] = {}
         # A nested client under a worker's (or manager's) key -> the task it says it works for (its ClientHeartbeat).
         self._works_for_task: dict[bytes, bytes] = {}
+        # routing identity -> (its key, who that is) under the keyring's current credentials: a frame from a known
+        # peer is admitted with one lookup (the rest runs once per peer, and again after the keys are reloaded).
+        self._admitted: dict[bytes, tuple[str, Identity]] = {}
+        self._admitted_under = keyring.credentials
+        self._key_of_limit = 1000  # prune() rebuilds the tables above once ``_key_of`` holds more
         self._log = _RefusalLog()
 
     def admit(self, peer: bytes, key: str) -> Identity | str:
         """Who sends a frame (checked once per frame, which holds a batch of messages), or why it is refused."""
+        credentials = self.keyring.credentials
+        if credentials is not self._admitted_under:  # reloaded: a key may have gone, or changed its role
+            self._admitted.clear()
+            self._admitted_under = credentials
+        known = self._admitted.get(peer)
+        if known is not None and known[0] == key:
+            return known[1]
         who = self.keyring.identity(key)
         if who is None:
             return self._log.refuse(key, "messages", "unknown or revoked key")
@@ -77,6 +89,7 @@ class SchedulerGuard:
         if owner != key:
             return self._log.refuse(key, "messages", f"identity {short(peer)} belongs to another key")
         self._peers_of.setdefault(key, set()).add(peer)
+        self._admitted[peer] = (key, who)
         return who
 
     def check(
@@ -109,10 +122,20 @@ class SchedulerGuard:
                 return self._log.refuse(key, "Task", why)
         return None
 
-    def prune(self, clients: Collection[bytes]) -> None:
-        """Forget the nested clients that are gone (called now and then: one entry each would otherwise stay)."""
+    def prune(self, clients: Collection[bytes], live_peers: Callable[[], Collection[bytes]]) -> None:
+        """Forget the peers that are gone (called now and then: one entry each would otherwise stay). ``clients``:
+        the connected clients; ``live_peers()``: every connected peer (clients, workers, managers), asked for only
+        when the table of identities has doubled since it was last pruned."""
         if len(self._works_for_task) > 2 * len(clients) + 1000:
             self._works_for_task = {peer: task for peer, task in self._works_for_task.items() if peer in clients}
+        if len(self._key_of) > self._key_of_limit:  # a departed peer's identity is free again
+            peers = live_peers()
+            self._key_of = {peer: key for peer, key in self._key_of.items() if peer in peers}
+            self._admitted = {peer: known for peer, known in self._admitted.items() if peer in peers}
+            self._peers_of = {}
+            for peer, key in self._key_of.items():
+                self._peers_of.setdefault(key, set()).add(peer)
+            self._key_of_limit = 2 * len(self._key_of) + 1000
 
     def peers_of(self, key: str) -> set[bytes]:
         return set(self._peers_of.get(key, ()))
@@ -122,6 +145,7 @@ class SchedulerGuard:
         peers = self._peers_of.pop(key, set())
         for peer in peers:
             self._key_of.pop(peer, None)
+            self._admitted.pop(peer, None)
             self._works_for_task.pop(peer, None)
         return peers
 
