@@ -129,12 +129,15 @@ class SchedulerCore:
             self._out[client_id].append(credit)
         for peer, messages in self.managers.take_outbox().items():
             self._out[peer].extend(messages)
+        if not self._out and not self._to_storage:  # e.g. a TaskStarted: it needs no answer
+            return Outbox({}, [])
         out, self._out = self._out, defaultdict(list)
         storage, self._to_storage = self._to_storage, []
+        sent = self.sent
         for messages in out.values():
             for message in messages:
-                self.sent[type(message).__name__] += 1
-        return Outbox(dict(out), storage)
+                sent[type(message).__name__] += 1
+        return Outbox(out, storage)
 
     # --- clients -----------------------------------------------------------------------------------------------
 

@@ -77,6 +77,8 @@ class ManagerDirectory:
             self.last_desired.pop(manager_id, None)
 
     def take_outbox(self) -> dict[bytes, list[Any]]:
+        if not self._out:
+            return {}
         out, self._out = self._out, defaultdict(list)
         return out
 
