@@ -30,7 +30,7 @@ import zmq
 
 from scaler import errors
 from scaler.client.flow_control import SubmitCredits
-from scaler.client.future import ScalerFuture
+from scaler.client.future import ScalerFuture, defer_wakes, stop_deferring
 from scaler.client.results import finish_future, print_task_output
 from scaler.client.resync import SentTasks, encode_batches, objects_used, outcome_ids
 from scaler.client.uploads import SEND_ONLY_SUFFIX, Uploads
@@ -174,14 +174,19 @@ class ClientAgent(threading.Thread):
     def run(self) -> None:
         loop = self.loop
         loop.add_reader(self._inbox, self._on_inbox)
+        release_woken = defer_wakes()
+        loop.before_sleep(release_woken)
         if self.object_storage_address:
             self._connect_storage(self.object_storage_address)
         try:
             loop.run()
         finally:
             self._stopped = True
-            self.credits.fail(self.failure or errors.ClientClosedError("client is disconnected"))
-            self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
+            try:
+                self.credits.fail(self.failure or errors.ClientClosedError("client is disconnected"))
+                self._fail_all(self.failure or errors.ClientClosedError("client disconnected"))
+            finally:
+                stop_deferring(release_woken)  # no thread stays blocked on a future this thread settled
             linger_ms = 0 if self.failure else 1000
             self._link.close(linger_ms)
             for socket in (self._inbox, self._storage):

@@ -280,6 +280,39 @@ class ScalerFuture(concurrent.futures.Future[Any]):
             pass  # lost a race against a local cancel: the first outcome stands
 
 
+class _DeferredWakes(threading.local):
+    pending: list[Any] | None = None  # set in a thread that defers its wakes (the client's I/O thread)
+
+
+_deferred = _DeferredWakes()
+
+
+def defer_wakes() -> Callable[[], None]:
+    """From now on, the threads blocked in ``result()`` that the calling thread's settles would wake are woken when
+    the returned function is called: the client's I/O thread calls it just before it sleeps. A thread woken earlier
+    would only wait for the GIL, which the I/O thread holds until then (one more pair of context switches, and
+    the I/O thread's remaining work on the result's critical path). ``stop_deferring`` ends it."""
+    pending: list[Any] = []
+    _deferred.pending = pending
+
+    def release() -> None:
+        for sleeper in pending:
+            sleeper.release()
+        pending.clear()
+
+    return release
+
+
+def stop_deferring(release: Callable[[], None]) -> None:
+    """Wake what ``defer_wakes`` holds, and wake at once from now on."""
+    release()
+    _deferred.pending = None
+
+
 def _wake(sleepers: list[Any]) -> None:
+    pending = _deferred.pending
+    if pending is not None:
+        pending.extend(sleepers)
+        return
     for sleeper in sleepers:
         sleeper.release()

@@ -57,6 +57,7 @@ class EventLoop:
         self._timers: list[tuple[float, int, float, Callback]] = []  # (due, seq, interval, callback)
         self._sequence = itertools.count()
         self._after_wake: list[Callback] = []
+        self._before_sleep: list[Callback] = []
         self._running = False
 
     def add_reader(self, source: zmq.Socket[Any] | int, callback: Callback) -> None:
@@ -78,6 +79,11 @@ class EventLoop:
     def after_each_wake(self, callback: Callback) -> None:
         """Run ``callback`` after all readers of a wake-up have run: the place to flush batched output."""
         self._after_wake.append(callback)
+
+    def before_sleep(self, callback: Callback) -> None:
+        """Run ``callback`` just before each wait for input, once readers and timers are done (see
+        ``scaler.client.future.defer_wakes``)."""
+        self._before_sleep.append(callback)
 
     def stop(self) -> None:
         self._running = False
@@ -103,6 +109,8 @@ class EventLoop:
             timeout_ms = self._run_due_timers()
             if not self._running:
                 break
+            for prepare in self._before_sleep:
+                self._guard(prepare)
             try:
                 events = self._poller.poll(timeout_ms)
             except zmq.ZMQError as error:

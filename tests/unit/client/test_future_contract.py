@@ -65,6 +65,41 @@ def test_every_thread_blocked_in_result_is_woken_and_one_that_timed_out_is_forgo
     assert isinstance(results[-1], concurrent.futures.CancelledError)
 
 
+def test_a_thread_that_defers_its_wakes_releases_the_blocked_threads_when_it_says_so() -> None:
+    """The client's I/O thread settles futures during a wake-up and releases their waiters just before it sleeps;
+    other threads (and this one once it stops deferring) wake them at once."""
+    from tests.conftest import wait_until
+
+    from scaler.client.future import defer_wakes, stop_deferring
+
+    futures = [make() for _ in range(3)]
+    results: list[object] = []
+    waiters = [threading.Thread(target=lambda f=f: results.append(f.result(timeout=30))) for f in futures]
+    for waiter in waiters:
+        waiter.start()
+    wait_until(lambda: all(f._sleepers for f in futures), timeout=30)
+    settled = threading.Event()
+
+    def io_thread() -> None:
+        release = defer_wakes()
+        futures[0]._finish("first")
+        assert futures[0].done() and not waiters[0].join(0.05) and waiters[0].is_alive()  # done, not yet woken
+        release()
+        waiters[0].join(30)
+        futures[1]._finish("second")
+        stop_deferring(release)  # e.g. the thread's loop ended: what it held is released
+        settled.set()
+
+    thread = threading.Thread(target=io_thread)
+    thread.start()
+    thread.join(30)
+    assert settled.is_set()
+    futures[2]._finish("third")  # another thread: at once
+    for waiter in waiters:
+        waiter.join(30)
+    assert sorted(map(str, results)) == ["first", "second", "third"]
+
+
 def test_exception_and_callbacks_in_order_once() -> None:
     future = make()
     seen: list[str] = []
