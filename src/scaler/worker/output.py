@@ -63,9 +63,7 @@ class _TaskStream(io.TextIOBase):
 
 @contextlib.contextmanager
 def capture_output(fd: int, task: m.Task) -> Iterator[None]:
-    if not task.flags & m.TaskFlags.STREAM_OUTPUT:
-        yield
-        return
+    """While the task runs, what it prints goes to the client, line by line (the task asked for it: STREAM_OUTPUT)."""
     saved = sys.stdout, sys.stderr
     stdout, stderr = _TaskStream(fd, task.task_id, STDOUT), _TaskStream(fd, task.task_id, STDERR)
     sys.stdout, sys.stderr = stdout, stderr

@@ -97,6 +97,8 @@ class Processor:
         pending.register(self._task_fd, select.POLLIN)
         while True:
             try:
+                if not inbox:  # wait for the agent; reading needs no claim, only taking a task does
+                    inbox.extend(self._read_messages())
                 # While the agent holds the lock, keep reading what it sends: it may be writing as it decides, and
                 # must not block on a full pipe. Once held, everything it sent before it let go is read, skips too.
                 while not self._claims.acquire_now():
@@ -109,8 +111,7 @@ class Processor:
                 finally:
                     self._claims.release()
                 if task is None:
-                    inbox.extend(self._read_messages())  # nothing to run: wait for the agent
-                    continue
+                    continue  # nothing to run (yet): wait for the agent
             except PipeClosed:
                 return  # the agent is gone or retired this processor
             self._send(self._run_task(task.task, task.object_storage_address))
@@ -138,10 +139,10 @@ class Processor:
             return []
 
     def _run_task(self, task: m.Task, storage_address: str) -> m.TaskResult:
-        started, cpu_started = time.perf_counter(), time.process_time()
-        profiling = bool(task.flags & m.TaskFlags.PROFILING)
+        profiling = bool(task.flags & _PROFILING)
         if profiling:
             _reset_peak_rss()
+            started, cpu_started = time.perf_counter(), time.process_time()
         storage = self._connect_storage(storage_address)
         Processor._current = self
         self.current_task = task
@@ -152,7 +153,10 @@ class Processor:
             function = self._load_function(task, serializer)
             args = [self._argument(arg, serializer, f"argument {i}") for i, arg in enumerate(task.args)]
             kwargs = {name: self._argument(arg, serializer, f"argument {name!r}") for name, arg in task.kwargs.items()}
-            with capture_output(self._result_fd, task):
+            if task.flags & _STREAM_OUTPUT:
+                with capture_output(self._result_fd, task):
+                    value = function(*args, **kwargs)
+            else:
                 value = function(*args, **kwargs)
             payload = serializer.serialize(value)
         except BaseException as error:  # everything, KeyboardInterrupt and SystemExit included, is the task's
@@ -257,6 +261,11 @@ class Processor:
 
     def _send(self, message: Any) -> None:
         write_frame(self._result_fd, codec.encode_one(message))
+
+
+# Plain ints: ``int & TaskFlags.X`` builds an enum member on every task.
+_PROFILING = int(m.TaskFlags.PROFILING)
+_STREAM_OUTPUT = int(m.TaskFlags.STREAM_OUTPUT)
 
 
 def _reset_peak_rss() -> None:
