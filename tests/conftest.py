@@ -33,6 +33,7 @@ def alive(pid: int) -> bool:
 def wait_for_workers(address: str, count: int, timeout: float = 30.0) -> None:
     """Wait until ``count`` workers run tasks: tests that rely on several workers must not race their start-up
     (on a cold machine the last worker can join seconds after the first)."""
+
     def processor_pid(_: object) -> int:  # a local function travels by value: workers cannot import tests/
         return os.getpid()
 

@@ -52,7 +52,7 @@ def test_the_launcher_generates_keys_publishes_them_privately_and_removes_them(t
     config.write_text(
         f'[scheduler]\nscheduler_address = "{address}"\n\n'
         f'[[worker_manager]]\ntype = "baremetal_native"\nscheduler_address = "{address}"\n'
-        "max_task_concurrency = 1\nmode = \"fixed\"\n"
+        'max_task_concurrency = 1\nmode = "fixed"\n'
     )
     runtime = tmp_path / "runtime"
     environment = {"SCALER_RUNTIME_DIR": str(runtime)}

@@ -33,6 +33,7 @@ def _attack_without_keys(scheduler: str, storage: str, marker: Path) -> tuple[zm
     attacker = b"Client|attacker"
     to_storage = connect_dealer(context, storage, attacker + b"|storage", None)
     to_scheduler = connect_dealer(context, scheduler, attacker, None)
+
     def upload(frames: list[Any], request_id: int = 0) -> None:
         to_storage.send_multipart(frames)
 

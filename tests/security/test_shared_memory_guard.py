@@ -40,9 +40,12 @@ def test_a_secured_cluster_passes_large_objects_through_shared_memory(tmp_path: 
     import numpy
 
     make_keys(tmp_path, {"alice": "client"})
-    with SchedulerClusterCombo(
-        n_workers=1, secure=True, credentials=tmp_path / "scheduler.toml", logging_level="WARNING"
-    ) as combo, Client(combo.get_address(), credentials=tmp_path / "alice.toml") as client:
+    with (
+        SchedulerClusterCombo(
+            n_workers=1, secure=True, credentials=tmp_path / "scheduler.toml", logging_level="WARNING"
+        ) as combo,
+        Client(combo.get_address(), credentials=tmp_path / "alice.toml") as client,
+    ):
         # The client probes storage once after connecting; large objects use shared memory from its answer on.
         wait_until(lambda: client._agent.uploads.segments is not None, timeout=30)
         array = numpy.ones(2 << 20, dtype=numpy.uint8)

@@ -118,19 +118,21 @@ def test_notebook_gets_one_html_output_updated_in_place(monkeypatch: pytest.Monk
     threading.Timer(0.5, gate.set).start()  # at least one refresh happens before the end (each 0.2 s)
     scaler.progress(futures, file=io.StringIO())
     thread.join()
-    assert shown[0].startswith("display:<div class=\"scaler-progress\">")
+    assert shown[0].startswith('display:<div class="scaler-progress">')
     assert len(shown) >= 2 and all(item.startswith("update:") for item in shown[1:])
     assert "4/4 done, 0 failed" in shown[-1]
 
 
 def test_map_with_progress_draws_on_a_terminal(tmp_path: Path, cluster: scaler.SchedulerClusterCombo) -> None:
     script = tmp_path / "map_progress.py"
-    script.write_text(textwrap.dedent(f"""
+    script.write_text(
+        textwrap.dedent(f"""
         from scaler import Client
         with Client(address={cluster.get_address()!r}) as client:
             print(client.map(abs, [-1, -2, -3, 4], progress=True))
             print(client.map(abs, [-5], progress=False))
-    """))
+    """)
+    )
     leader, follower = pty.openpty()  # stderr is a real terminal, as in an interactive session
     try:
         result = subprocess.run(

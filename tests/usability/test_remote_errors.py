@@ -13,7 +13,7 @@ import pytest
 
 from scaler import Client, SchedulerClusterCombo, Serializer
 
-SCRIPT = '''
+SCRIPT = """
 import pickle
 import traceback
 
@@ -50,7 +50,7 @@ with Client(address=ADDRESS, serializer=PlainPickle()) as client:
         client.submit(add, 1, 2).result(timeout=60)
     except Exception as error:
         print(type(error).__name__, "|", error, "|", repr(error.__context__))
-'''
+"""
 
 
 @pytest.fixture(scope="module")

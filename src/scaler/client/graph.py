@@ -212,6 +212,7 @@ class _Parts:
         # With its targets: the client keeps the part to send again should the scheduler restart meanwhile.
         self._send(codec.encode_one(m.GraphTask(os.urandom(16), tuple(nodes), tuple(targets))), targets)
 
+
 def _limit_fanned_out_results(nodes: list[m.GraphNode]) -> list[m.GraphNode]:
     """A node with several dependents may send only a smaller result inline (``FANOUT_INLINE_BYTES`` shared among
     them): the scheduler writes an inline result into every dependent's task, so a 200 KB value feeding 1,000 nodes

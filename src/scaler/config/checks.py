@@ -118,8 +118,7 @@ def parse_preload(text: str) -> PreloadSpec:
     ``"pkg.mod:fn(literal, kw=literal)"`` without importing anything."""
     module, sep, target = text.partition(":")
     problem = (
-        "expected 'package.module', 'package.module:function' or "
-        "'package.module:function(literal args, key=literal)'"
+        "expected 'package.module', 'package.module:function' or 'package.module:function(literal args, key=literal)'"
     )
     if not sep and _is_dotted_name(module.strip()):
         return PreloadSpec(module.strip(), "", call=False)

@@ -175,8 +175,7 @@ class SchedulerLink:
                 return
             refused = False
             if event == zmq.EVENT_HANDSHAKE_FAILED_AUTH or (
-                event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-                and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                event == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
             ):
                 self._act(self.core.on_authentication_failed(self._secured))
                 continue

@@ -25,9 +25,7 @@ def test_nested_clients_leave_with_the_client_they_work_for() -> None:
     core.handle(NESTED, _hello(NESTED, task(1).task_id), 2.0)
     core.handle(NESTED, _nested_task(NESTED, 1), 2.0)
     core.flush()
-    core.handle(
-        NESTED_TWICE, _hello(NESTED_TWICE, _nested_task(NESTED, 1).task_id), 2.0
-    )
+    core.handle(NESTED_TWICE, _hello(NESTED_TWICE, _nested_task(NESTED, 1).task_id), 2.0)
     core.handle(NESTED_TWICE, _nested_task(NESTED_TWICE, 1), 2.0)
     core.handle(b"Client|unrelated", _hello(b"Client|unrelated", b"?" * 8), 2.0)
     core.flush()
