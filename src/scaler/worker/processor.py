@@ -14,6 +14,7 @@ passed again) is not transferred again. The cache drops a client's entries when 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import logging
@@ -153,10 +154,7 @@ class Processor:
             function = self._load_function(task, serializer)
             args = [self._argument(arg, serializer, f"argument {i}") for i, arg in enumerate(task.args)]
             kwargs = {name: self._argument(arg, serializer, f"argument {name!r}") for name, arg in task.kwargs.items()}
-            if task.flags & _STREAM_OUTPUT:
-                with capture_output(self._result_fd, task):
-                    value = function(*args, **kwargs)
-            else:
+            with capture_output(self._result_fd, task) if task.flags & _STREAM_OUTPUT else _NO_CAPTURE:
                 value = function(*args, **kwargs)
             payload = serializer.serialize(value)
         except BaseException as error:  # everything, KeyboardInterrupt and SystemExit included, is the task's
@@ -266,6 +264,7 @@ class Processor:
 # Plain ints: ``int & TaskFlags.X`` builds an enum member on every task.
 _PROFILING = int(m.TaskFlags.PROFILING)
 _STREAM_OUTPUT = int(m.TaskFlags.STREAM_OUTPUT)
+_NO_CAPTURE = contextlib.nullcontext()  # reusable: what a task that does not stream its output runs under
 
 
 def _reset_peak_rss() -> None:
