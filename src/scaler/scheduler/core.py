@@ -121,6 +121,10 @@ class SchedulerCore:
         self._fail_unplaceable_tasks(now)
         self._balance(now)
 
+    def connected_peers(self) -> list[bytes]:
+        """Every peer connected now: clients, then workers, then worker managers."""
+        return [*self.clients, *self._worker_side_peers()]
+
     def flush(self) -> Outbox:
         place_queued_tasks(self.queue, self.tasks, self.workers, self._assign)
         if self.balancer.due_now:  # a worker joined or ran dry: it gets its share now, not at the next tick
@@ -237,10 +241,14 @@ class SchedulerCore:
                 return
             self._send(peer, m.ShutdownResponse(True, ""))
             logger.info("shutdown requested by %s", short(peer))
-            for recipient in [*self.workers, *(record.peer for record in self.managers.by_id.values())]:
+            for recipient in self._worker_side_peers():
                 self._send(recipient, m.WorkerShutdown("scheduler shut down by a client"))
             self.stop_requested = True
         self._drop_client(peer, "disconnected")
+
+    def _worker_side_peers(self) -> list[bytes]:
+        """The workers and the worker managers: who a shutdown of the whole cluster reaches."""
+        return [*self.workers, *(record.peer for record in self.managers.by_id.values())]
 
     def _touch_client(self, peer: bytes, now: float) -> ClientRecord | None:
         client = self.clients.get(peer)

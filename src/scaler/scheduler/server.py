@@ -225,7 +225,7 @@ class SchedulerServer:
             self._reload_requested = False
             guard.keyring.reload()
         guard.keyring.maybe_reload()
-        guard.prune(self.core.clients, self._live_peers)
+        guard.prune(self.core.clients, lambda: set(self.core.connected_peers()))
         now = time.monotonic()
         for key in guard.keyring.take_revoked():
             for peer in guard.forget(key):
@@ -236,10 +236,6 @@ class SchedulerServer:
                 elif peer in self.core.clients:
                     logger.warning("disconnecting client %s: its credentials were revoked", short(peer))
                     self.core.handle(peer, m.ClientDisconnect(False), now)
-
-    def _live_peers(self) -> set[bytes]:
-        core = self.core
-        return {*core.clients, *core.workers, *(record.peer for record in core.managers.by_id.values())}
 
     def request_key_reload(self) -> None:
         """Re-read the authorized keys at the next tick (safe to call from a signal handler)."""

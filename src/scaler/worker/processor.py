@@ -152,8 +152,8 @@ class Processor:
         try:
             serializer = self._serializer(task)
             function = self._load_function(task, serializer)
-            args = [self._argument(arg, serializer, f"argument {i}") for i, arg in enumerate(task.args)]
-            kwargs = {name: self._argument(arg, serializer, f"argument {name!r}") for name, arg in task.kwargs.items()}
+            args = [self._argument(arg, serializer, i) for i, arg in enumerate(task.args)]
+            kwargs = {name: self._argument(arg, serializer, name) for name, arg in task.kwargs.items()}
             with capture_output(self._result_fd, task) if task.flags & _STREAM_OUTPUT else _NO_CAPTURE:
                 value = function(*args, **kwargs)
             payload = serializer.serialize(value)
@@ -213,10 +213,11 @@ class Processor:
                 raise
             raise function_not_found(task.function_name, serializer, error) from None
 
-    def _argument(self, arg: m.TaskArg, serializer: Serializer, what: str) -> Any:
+    def _argument(self, arg: m.TaskArg, serializer: Serializer, position: int | str) -> Any:
+        """The value of the argument at ``position`` (an index, or a keyword's name: for error messages only)."""
         if arg.kind is m.ArgKind.INLINE:
             return serializer.deserialize(arg.data)
-        return self._load(arg.data, serializer, what)
+        return self._load(arg.data, serializer, f"argument {position!r}")
 
     def _fetch(self, object_id: bytes, what: str) -> list[memoryview]:
         """The frames of an object the task needs; ObjectLostError naming it (and what it is) if it is not there

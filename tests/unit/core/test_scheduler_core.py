@@ -267,6 +267,19 @@ def test_unprotected_scheduler_shuts_down_workers() -> None:
     assert core.stop_requested and sent(out, W1, m.WorkerShutdown) and sent(out, W2, m.WorkerShutdown)
 
 
+def test_connected_peers_and_the_shutdown_notice_include_worker_managers() -> None:
+    manager = b"Manager|one"
+    core = make_core(protected=False)
+    connect(core, workers=(W1,))
+    core.handle(manager, m.WorkerManagerHeartbeat(m.PROTOCOL_VERSION, "mgr-1", 4, {}, 0), 0.0)
+    core.flush()
+    assert core.connected_peers() == [CLIENT, W1, manager]
+    core.handle(CLIENT, m.ClientDisconnect(True), 1.0)
+    out = core.flush().to_peers
+    assert sent(out, W1, m.WorkerShutdown) and sent(out, manager, m.WorkerShutdown)
+    assert core.connected_peers() == [W1, manager]  # the client that asked has left
+
+
 def test_capability_tasks_go_only_to_capable_workers() -> None:
     core = make_core()
     connect(core, workers=(W1,))
