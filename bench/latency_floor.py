@@ -8,10 +8,14 @@ task's path, each hop a process of its own, each doing nothing but forwarding:
 - ``zmq 2 hops``: client DEALER -> broker ROUTER -> worker DEALER, and back (a scheduler and a worker);
 - ``zmq 2 hops + pipe``: the same, the worker handing each message to a child process over a pipe and back (the
   agent and its processor);
+- ``zmq 2 hops + pipe, client I/O thread``: the same again, in the client's shape as well: the calling thread
+  sends on a send-only socket of its own and waits on a lock, and a second thread reads the answers and releases
+  the lock (Scaler's client: ``submit`` sends from the calling thread, the I/O thread settles the future). This is
+  the floor of Scaler's path with every process and thread it has, and none of its code;
 - ``pipe only``: client and child over two pipes (ProcessPoolExecutor's shape: one hop each way).
 
 Compare with the latency row of ``bench/compare.py``: the difference between Scaler's median and
-``zmq 2 hops + pipe`` is what Scaler's own code adds (Python in each process, and the client's I/O thread).
+``zmq 2 hops + pipe, client I/O thread`` is what Scaler's own code adds (the Python each process runs per message).
 Prints numbers only.
 """
 
@@ -21,12 +25,14 @@ import argparse
 import multiprocessing
 import os
 import statistics
+import threading
 import time
 from typing import Any
 
 import zmq
 
 PAYLOAD = b"x" * 50
+SEND_ONLY = b"|tx"
 
 
 def _poller(*readables: Any) -> zmq.Poller:
@@ -51,7 +57,10 @@ def _broker(ports: Any) -> None:
             else:
                 front.send_multipart(frames[1:])
         if front in ready:
-            back.send_multipart([worker, *front.recv_multipart()])
+            frames = front.recv_multipart()
+            if frames[0].endswith(SEND_ONLY):  # answered to the sender's receiving socket (Scaler's scheduler too)
+                frames[0] = frames[0][: -len(SEND_ONLY)]
+            back.send_multipart([worker, *frames])
 
 
 def _echo_child(read_fd: int, write_fd: int) -> None:
@@ -105,7 +114,7 @@ def _median_round_trip(send: Any, receive: Any, samples: int) -> float:
     return statistics.median(times[samples // 10 :])  # the first tenth warms up
 
 
-def zmq_hops(through_pipe: bool, samples: int) -> float:
+def zmq_hops(through_pipe: bool, samples: int, client_thread: bool = False) -> float:
     fork = multiprocessing.get_context("fork")
     receiver, sender = fork.Pipe(duplex=False)
     processes = [fork.Process(target=_broker, args=(sender,), daemon=True)]
@@ -115,20 +124,45 @@ def zmq_hops(through_pipe: bool, samples: int) -> float:
     processes[1].start()
     context: zmq.Context[Any] = zmq.Context()
     socket = context.socket(zmq.DEALER)
+    socket.setsockopt(zmq.IDENTITY, b"client")
     socket.connect(f"tcp://127.0.0.1:{client_port}")
+    io_thread = None
     try:
         socket.send(b"hello")  # the worker may register after this: wait for the first echo
         while not socket.poll(100):
             socket.send(b"hello")
         while socket.poll(100):
             socket.recv()
-        return _median_round_trip(socket.send, socket.recv, samples)
+        if not client_thread:
+            return _median_round_trip(socket.send, socket.recv, samples)
+        send_only = context.socket(zmq.DEALER)
+        send_only.setsockopt(zmq.IDENTITY, b"client" + SEND_ONLY)
+        send_only.connect(f"tcp://127.0.0.1:{client_port}")
+        answered = threading.Lock()
+        answered.acquire()
+        stopping = threading.Event()
+        io_thread = threading.Thread(target=_client_io, args=(socket, answered, stopping), daemon=True)
+        io_thread.start()
+        try:
+            return _median_round_trip(send_only.send, answered.acquire, samples)
+        finally:
+            stopping.set()
+            io_thread.join()
+            send_only.close(linger=0)
     finally:
         socket.close(linger=0)
         context.term()
         for process in processes:
             process.kill()
             process.join()
+
+
+def _client_io(socket: zmq.Socket[Any], answered: threading.Lock, stopping: threading.Event) -> None:
+    """The client's I/O thread: read each answer, wake the thread waiting for it."""
+    while not stopping.is_set():
+        if socket.poll(100):
+            socket.recv()
+            answered.release()
 
 
 def pipe_only(samples: int) -> float:
@@ -148,6 +182,7 @@ def main() -> None:
     print("|---|---:|")
     print(f"| zmq 2 hops | {zmq_hops(False, args.samples) * 1000:.3f} |")
     print(f"| zmq 2 hops + pipe | {zmq_hops(True, args.samples) * 1000:.3f} |")
+    print(f"| zmq 2 hops + pipe, client I/O thread | {zmq_hops(True, args.samples, client_thread=True) * 1000:.3f} |")
     print(f"| pipe only | {pipe_only(args.samples) * 1000:.3f} |")
 
 
