@@ -126,7 +126,6 @@ def zmq_hops(through_pipe: bool, samples: int, client_thread: bool = False) -> f
     socket = context.socket(zmq.DEALER)
     socket.setsockopt(zmq.IDENTITY, b"client")
     socket.connect(f"tcp://127.0.0.1:{client_port}")
-    io_thread = None
     try:
         socket.send(b"hello")  # the worker may register after this: wait for the first echo
         while not socket.poll(100):
