@@ -10,7 +10,8 @@ import pytest
 
 from scaler import SchedulerClusterCombo
 from scaler.cli import keys
-from scaler.security.credentials import PeerCredentials, load_credentials
+from scaler.security.credentials import PeerCredentials, ServerCredentials, load_credentials
+from scaler.security.keyring import KeyRing
 
 ROLES_BY_NAME = {"alice": "client", "bob": "client", "w": "worker", "m": "manager", "ops": "admin"}
 
@@ -37,6 +38,16 @@ def make_keys(directory: Path, names: dict[str, str]) -> None:
     keys.main(["init", str(directory)])
     for name, role in names.items():
         keys.main(["add", str(directory), "--role", role, "--name", name])
+
+
+def key_ring_with(directory: Path, name: str, role: str) -> tuple[PeerCredentials, KeyRing]:
+    """A fresh key directory with one peer: that peer's credentials, and the scheduler's key ring read from it (so
+    ``scaler_keys revoke`` on the directory, then ``reload()``, takes the peer's key away)."""
+    make_keys(directory, {name: role})
+    peer = load_credentials(directory / f"{name}.toml")
+    server = load_credentials(directory / "scheduler.toml")
+    assert isinstance(peer, PeerCredentials) and isinstance(server, ServerCredentials)
+    return peer, KeyRing(server)
 
 
 @pytest.fixture(scope="module")

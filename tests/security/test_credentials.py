@@ -15,7 +15,8 @@ from scaler.security.credentials import (
     load_credentials,
     new_server_credentials,
 )
-from scaler.security.keyring import MONITOR_DOMAIN, KeyRing
+from scaler.security.keyring import MONITOR_DOMAIN
+from tests.security.conftest import key_ring_with
 
 
 def _mode(path: Path) -> int:
@@ -84,12 +85,7 @@ def test_text_credentials_round_trip() -> None:
 
 
 def test_key_ring_reloads_a_changed_file_and_reports_revoked_keys(tmp_path: Path) -> None:
-    keys.main(["init", str(tmp_path)])
-    keys.main(["add", str(tmp_path), "--role", "manager", "--name", "m1"])
-    manager = load_credentials(tmp_path / "m1.toml")
-    server = load_credentials(tmp_path / "scheduler.toml")
-    assert isinstance(server, ServerCredentials)
-    ring = KeyRing(server)
+    manager, ring = key_ring_with(tmp_path, "m1", "manager")
     key = manager.public_key.encode()
     assert ring.callback("scaler", key)
     assert not ring.callback(MONITOR_DOMAIN, key)  # only admins read the monitor stream

@@ -11,13 +11,12 @@ from scaler.protocol import messages as m
 from scaler.security.credentials import (
     Identity,
     PeerCredentials,
-    ServerCredentials,
-    load_credentials,
     new_peer_credentials,
     new_server_credentials,
 )
 from scaler.security.keyring import KeyRing
 from scaler.security.roles import SchedulerGuard, StorageGuard
+from tests.security.conftest import key_ring_with
 
 SERVER = new_server_credentials()
 PEERS = {role: new_peer_credentials(SERVER, role, role) for role in ("client", "worker", "manager", "admin")}
@@ -145,12 +144,7 @@ def test_every_message_the_scheduler_handles_has_roles() -> None:
 
 def test_a_peer_admitted_before_its_key_was_revoked_is_refused_after_the_reload(tmp_path: Path) -> None:
     """Admission is remembered per peer (one lookup per frame), but never across a reload of the keys."""
-    keys.main(["init", str(tmp_path)])
-    keys.main(["add", str(tmp_path), "--role", "client", "--name", "c1"])
-    client = load_credentials(tmp_path / "c1.toml")
-    server = load_credentials(tmp_path / "scheduler.toml")
-    assert isinstance(server, ServerCredentials)
-    ring = KeyRing(server)
+    client, ring = key_ring_with(tmp_path, "c1", "client")
     guard = SchedulerGuard(ring)
     for _ in range(2):  # the second admission is the remembered one
         who = guard.admit(b"Client|c1", client.public_key)
