@@ -83,7 +83,8 @@ def test_a_thread_that_defers_its_wakes_releases_the_blocked_threads_when_it_say
     def io_thread() -> None:
         release = defer_wakes()
         futures[0]._finish("first")
-        assert futures[0].done() and not waiters[0].join(0.05) and waiters[0].is_alive()  # done, not yet woken
+        waiters[0].join(0.05)
+        assert futures[0].done() and waiters[0].is_alive()  # done, not yet woken
         release()
         waiters[0].join(30)
         futures[1]._finish("second")
