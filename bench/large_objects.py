@@ -23,7 +23,8 @@ def main() -> int:
     os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     from bench import tasks
     from bench.backends import load_backend
-    from bench.core import Recorder, measure_round_trips
+    from bench.core import Recorder
+    from bench.measures import measure_round_trips
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system", default="ours")

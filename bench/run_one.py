@@ -56,7 +56,8 @@ def bring_up_loopback() -> None:
 def main(argv: list[str] | None = None) -> int:
     _ensure_importable()
     from bench.backends import BACKENDS, load_backend
-    from bench.core import Recorder, Settings, run_all, settings_dict
+    from bench.core import Recorder, Settings, settings_dict
+    from bench.measures import run_all
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--system", required=True, choices=sorted(BACKENDS))
