@@ -32,7 +32,7 @@ from scaler import errors
 from scaler.client.flow_control import SubmitCredits
 from scaler.client.future import ScalerFuture, defer_wakes, stop_deferring
 from scaler.client.results import finish_future, print_task_output
-from scaler.client.resync import SentTasks, encode_batches, objects_used, outcome_ids
+from scaler.client.resync import SentTasks, encode_batches, plan_resend
 from scaler.client.uploads import SEND_ONLY_SUFFIX, Uploads
 from scaler.io.loop import EventLoop
 from scaler.io.object_client import READ_DEADLINE_SECONDS
@@ -275,31 +275,16 @@ class ClientAgent(threading.Thread):
         """The scheduler that held this client's tasks is gone; a new one answers at the same address: put back
         the uploads its object storage lost, send the unfinished tasks again, and fail what cannot be resent."""
         pending = self.futures.copy()  # user threads add futures meanwhile: work on a snapshot
-        covered = self.sent_tasks.covered()
-        lost = [task_id for task_id in pending if task_id not in covered]  # sent some other way: not kept
-        for task_id in lost:
-            text = f"the scheduler at {self.scheduler_address} restarted and lost this task; submit it again"
-            self._fail(task_id, errors.SchedulerUnavailableError(text))
-        resendable: list[m.Task | m.GraphTask] = []
-        for task in self.sent_tasks.pending_tasks(pending):
-            missing = [object_id for object_id in objects_used(task) if object_id not in self.uploads.held]
-            if not missing:
-                resendable.append(task)
-                continue
-            text = (
-                f"the scheduler at {self.scheduler_address} restarted and its object storage lost object "
-                f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
-            )
-            for task_id in outcome_ids(task):
-                self._fail(task_id, errors.ObjectStorageError(text))
-                lost.append(task_id)
+        plan = plan_resend(pending, self.sent_tasks, self.uploads.held, self.scheduler_address)
+        for task_id, error in plan.lost.items():
+            self._fail(task_id, error)
         restored = self._restore_uploads()
         self._unadmitted.clear()
-        self.credits.after_restart(len(resendable))
-        self._send_again(resendable)
+        self.credits.after_restart(len(plan.tasks))
+        self._send_again(plan.tasks)
         logger.warning(
             "scheduler restarted: restored %d upload(s), sent %d unfinished task(s) again, %d lost",
-            restored, len(resendable), len(lost),
+            restored, len(plan.tasks), len(plan.lost),
         )  # fmt: skip
 
     def _restore_uploads(self) -> int:

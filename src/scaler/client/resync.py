@@ -16,9 +16,11 @@ clear error instead of being resent.
 from __future__ import annotations
 
 import threading
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Container, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from scaler import errors
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
@@ -125,3 +127,34 @@ def outcome_ids(message: m.Task | m.GraphTask) -> tuple[bytes, ...]:
 
 def encode_batches(tasks: list[m.Task | m.GraphTask], limit: int = 1000) -> list[bytes]:
     return [codec.encode(tasks[start : start + limit]) for start in range(0, len(tasks), limit)]
+
+
+@dataclass
+class ResendPlan:
+    """What a client does for its pending tasks once a new scheduler answers at the old one's address."""
+
+    tasks: list[m.Task | m.GraphTask] = field(default_factory=list)  # to send again, oldest first
+    lost: dict[bytes, BaseException] = field(default_factory=dict)  # task id -> the error its future fails with
+
+
+def plan_resend(pending: Collection[bytes], sent: SentTasks, held: HeldUploads, scheduler_address: str) -> ResendPlan:
+    """Which of ``pending`` go again and which fail: a task not sent in a kept batch (sent some other way) cannot be
+    resent, nor one that reads an upload too large for the client to have kept (the old storage lost it)."""
+    plan = ResendPlan()
+    covered = sent.covered()
+    for task_id in pending:
+        if task_id not in covered:
+            text = f"the scheduler at {scheduler_address} restarted and lost this task; submit it again"
+            plan.lost[task_id] = errors.SchedulerUnavailableError(text)
+    for task in sent.pending_tasks(pending):
+        missing = [object_id for object_id in objects_used(task) if object_id not in held]
+        if not missing:
+            plan.tasks.append(task)
+            continue
+        text = (
+            f"the scheduler at {scheduler_address} restarted and its object storage lost object "
+            f"{missing[0].hex()} of this task, too large for the client to keep a copy; submit it again"
+        )
+        for task_id in outcome_ids(task):
+            plan.lost[task_id] = errors.ObjectStorageError(text)
+    return plan

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from scaler.client.resync import HELD_UPLOAD_LIMIT, HeldUploads, SentTasks, encode_batches, objects_used
+from scaler import errors
+from scaler.client.resync import (
+    HELD_UPLOAD_LIMIT,
+    HeldUploads,
+    SentTasks,
+    encode_batches,
+    objects_used,
+    plan_resend,
+)
 from scaler.protocol import codec
 from scaler.protocol import messages as m
 
@@ -71,3 +79,25 @@ def test_a_graph_is_resent_whole_while_a_target_is_pending_and_needs_no_upload_o
     assert sent.pending_tasks({y.task_id}) == [graph]
     assert sent.pending_tasks({x.task_id}) == []
     assert objects_used(graph) == [b"fn", b"fn"]
+
+
+def test_a_restart_resends_what_it_can_and_fails_the_rest_with_the_cause() -> None:
+    held, sent = HeldUploads(), SentTasks()
+    held.note([codec.encode_one(m.ObjectPut(b"kept", 0)), b"enc", b"payload"])
+    plain = task(1)
+    reads_kept = m.Task(
+        bytes([2]) * 16, b"client", b"fn", b"", (m.TaskArg(m.ArgKind.OBJECT, b"kept"),), {}, {}, 0, 0, "f"
+    )
+    reads_lost = m.Task(
+        bytes([3]) * 16, b"client", b"fn", b"", (m.TaskArg(m.ArgKind.OBJECT, b"big"),), {}, {}, 0, 0, "f"
+    )
+    batch = [plain, reads_kept, reads_lost]
+    sent.add(codec.encode(batch), [t.task_id for t in batch])
+    held.note([codec.encode_one(m.ObjectPut(b"fn", 0)), b"enc", b"function"])
+    unsent = bytes([9]) * 16  # pending, but sent some other way: no batch kept
+    plan = plan_resend([plain.task_id, reads_kept.task_id, reads_lost.task_id, unsent], sent, held, "tcp://s:1")
+    assert plan.tasks == [plain, reads_kept]
+    assert set(plan.lost) == {reads_lost.task_id, unsent}
+    assert isinstance(plan.lost[unsent], errors.SchedulerUnavailableError) and "tcp://s:1" in str(plan.lost[unsent])
+    lost_object = plan.lost[reads_lost.task_id]
+    assert isinstance(lost_object, errors.ObjectStorageError) and b"big".hex() in str(lost_object)
